@@ -1,0 +1,1 @@
+"""The `motorcade` command line (Typer + Rich); see `main.py`."""
