@@ -1,0 +1,174 @@
+"""PostgreSQL: connections, per-table evidence (row counts + content checksums), and database admin."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+import psycopg.conninfo
+from psycopg import sql
+
+from motorcade_backup.errors import DatabaseError
+from motorcade_backup.redact import redact
+from motorcade_backup.settings import Settings
+
+# Fixed output formats so that row text (and therefore checksums) is the same on every session.
+_SESSION_SETUP = (
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET TimeZone = 'UTC'",
+    "SET extra_float_digits = 3",
+    "SET bytea_output = 'hex'",
+)
+
+_TABLES_SQL = """
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+ORDER BY 1, 2
+"""
+
+# An order-independent digest: the sum of each row's md5 split in two 64-bit halves, plus the row count.
+_CHECKSUM_SQL = """
+SELECT count(*),
+       coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text,
+       coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text
+FROM (SELECT md5(t::text) AS h FROM ONLY {table} AS t) AS rows
+"""
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """Evidence about one table's contents."""
+
+    schema: str
+    name: str
+    rows: int
+    checksum: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def dsn_for(settings: Settings, dbname: str | None = None) -> str:
+    """The configured DSN, optionally pointed at another database."""
+    if dbname is None:
+        return settings.database_dsn
+    return psycopg.conninfo.make_conninfo(settings.database_dsn, dbname=dbname)
+
+
+def describe(dsn: str) -> str:
+    """host:port/dbname of a DSN, for messages (never the password)."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    host = params.get("host") or os.environ.get("PGHOST") or "local socket"
+    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+    return f"{host}:{port}/{params.get('dbname', '?')}"
+
+
+def subprocess_env(settings: Settings) -> dict[str, str]:
+    """Environment for pg_dump/pg_restore: the password travels in PGPASSWORD, never on the command line."""
+    env = dict(os.environ)
+    password = settings.database_password()
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return env
+
+
+def first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return redact(lines[0]) if lines else "no detail"
+
+
+@contextmanager
+def connect(settings: Settings, dbname: str | None = None, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    """A connection (errors become :class:`DatabaseError`)."""
+    dsn = dsn_for(settings, dbname)
+    try:
+        conn = psycopg.connect(dsn, password=settings.database_password(), autocommit=autocommit, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL at {describe(dsn)}: {first_line(str(exc))}") from None
+    try:
+        for statement in _SESSION_SETUP:
+            conn.execute(statement)
+        yield conn
+    except psycopg.Error as exc:
+        raise DatabaseError(f"PostgreSQL error on {describe(dsn)}: {first_line(str(exc))}") from exc
+    finally:
+        conn.close()
+
+
+def server_version(conn: psycopg.Connection) -> str:
+    row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+def database_owner(conn: psycopg.Connection) -> str:
+    row = conn.execute(
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+def export_snapshot(conn: psycopg.Connection) -> str:
+    """Start a repeatable-read transaction and export its snapshot for ``pg_dump --snapshot``."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def table_stats(conn: psycopg.Connection) -> list[TableStats]:
+    """Row count and content checksum of every user table, in the connection's current snapshot."""
+    stats: list[TableStats] = []
+    for schema, name in conn.execute(_TABLES_SQL).fetchall():
+        query = sql.SQL(_CHECKSUM_SQL).format(table=sql.Identifier(schema, name))
+        row = conn.execute(query).fetchone()
+        assert row is not None
+        rows, high, low = int(row[0]), row[1], row[2]
+        digest = hashlib.sha256(f"{rows}:{high}:{low}".encode()).hexdigest()[:32]
+        stats.append(TableStats(schema=schema, name=name, rows=rows, checksum=digest))
+    return stats
+
+
+def database_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def role_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is not None
+
+
+def is_empty(conn: psycopg.Connection) -> bool:
+    """True when the connected database holds no user relation and no schema besides ``public``."""
+    row = conn.execute(
+        """
+        SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND n.nspname NOT LIKE 'pg\\_%')
+             + (SELECT count(*) FROM pg_namespace
+                WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%')
+        """
+    ).fetchone()
+    return row is not None and int(row[0]) == 0
+
+
+def create_database(conn: psycopg.Connection, name: str, owner: str | None) -> None:
+    query = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
+    if owner and role_exists(conn, owner):
+        query = sql.SQL("{} OWNER {}").format(query, sql.Identifier(owner))
+    conn.execute(query)
+
+
+def drop_database(conn: psycopg.Connection, name: str) -> None:
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def rename_database(conn: psycopg.Connection, old: str, new: str) -> None:
+    conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))

@@ -1,0 +1,85 @@
+"""Backup → damage → restore gives back identical rows; restore refuses to overwrite silently."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Env, events, manifests, ok, snapshot
+
+
+def test_backup_delete_restore_rows_identical(env: Env) -> None:
+    """Rows deleted after a backup come back identical when the latest backup is restored with --force."""
+    with env.connect() as conn:
+        before = snapshot(conn)
+    result = ok(env.run("backup", "--tier", "daily"))
+    assert result.stderr == ""
+    done = [e for e in events(result.stdout) if e["event"] == "backup_completed"]
+    assert len(done) == 1
+    with env.connect() as conn:
+        conn.execute("DELETE FROM people.people WHERE id % 3 = 0")
+        conn.execute("DELETE FROM leads.leads WHERE id > 400 AND id NOT IN (SELECT lead_id FROM people.people)")
+        conn.execute("UPDATE leads.leads SET name = 'changed' WHERE id = 1")
+        assert snapshot(conn) != before
+    result = ok(env.run("restore", "latest", "--target-db", env.database, "--force"))
+    with env.connect() as conn:
+        assert snapshot(conn) == before
+
+
+def test_manifest_describes_the_backup(env: Env) -> None:
+    """The manifest records database, server version, size, sha256, tier, time and per-table rows and checksums."""
+    ok(env.run("backup", "--tier", "weekly"))
+    [manifest] = manifests(env)
+    assert manifest["database"] == env.database
+    assert str(manifest["server_version"]).startswith("15")
+    assert manifest["tier"] == "weekly"
+    assert len(str(manifest["sha256"])) == 64
+    assert int(str(manifest["size"])) > 0
+    tables = {f"{t['schema']}.{t['name']}": t for t in manifest["tables"]}  # type: ignore[attr-defined]
+    assert tables["leads.leads"]["rows"] == 500
+    assert tables["people.people"]["rows"] == 250
+    assert tables["people.empty_table"]["rows"] == 0
+    assert len({t["checksum"] for t in tables.values()}) == 3
+    objects = env.s3.client().list_objects_v2(Bucket="mcb-test", Prefix=env.prefix)["Contents"]  # type: ignore[attr-defined]
+    keys = sorted(o["Key"] for o in objects)
+    assert keys == sorted([manifest["object_key"], f"{env.prefix}{manifest['backup_id']}.manifest.json"])
+    data = env.s3.client().get_object(Bucket="mcb-test", Key=manifest["object_key"])["Body"].read()  # type: ignore[attr-defined]
+    assert data.startswith(b"age-encryption.org/v1")
+    assert b"PGDMP" not in data[:4096]
+    assert json.loads(json.dumps(manifest)) == manifest
+
+
+def test_restore_refuses_non_empty_target_without_force(env: Env) -> None:
+    """Restoring over a database that holds data fails with exit 11 and leaves it untouched."""
+    ok(env.run("backup"))
+    with env.connect() as conn:
+        conn.execute("DELETE FROM people.people")
+        before = snapshot(conn)
+    result = env.run("restore", "--target-db", env.database)
+    assert result.returncode == 11
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "not empty" in result.stderr and "--force" in result.stderr
+    with env.connect() as conn:
+        assert snapshot(conn) == before
+
+
+def test_restore_into_new_database_by_id(env: Env) -> None:
+    """A backup chosen by id restores into a database that did not exist, with identical rows."""
+    ok(env.run("backup"))
+    [manifest] = manifests(env)
+    target = env.database + "_copy"
+    try:
+        result = ok(env.run("restore", str(manifest["backup_id"]), "--target-db", target))
+        with env.connect() as live, env.connect(target) as copy:
+            assert snapshot(copy) == snapshot(live)
+    finally:
+        with env.connect("postgres") as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+
+
+def test_restore_of_unknown_backup_fails_clearly(env: Env) -> None:
+    """Asking for a backup id that does not exist gives exit 12 and one line."""
+    result = env.run("restore", "20000101T000000.000000Z", "--target-db", "mcb_nowhere")
+    assert result.returncode == 12
+    assert result.stderr.strip().splitlines() == [
+        "motorcade-backup: error: no complete backup with id 20000101T000000.000000Z"
+    ]
