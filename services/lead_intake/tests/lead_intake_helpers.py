@@ -25,6 +25,7 @@ def make_settings(cluster: ContractCluster, **overrides: Any) -> Settings:
     values.update(overrides)
     return Settings(**values)
 
+
 def lead_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": "Ada Lovelace",

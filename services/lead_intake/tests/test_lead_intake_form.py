@@ -8,12 +8,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from lead_intake_helpers import lead_body
 from motorcade_service_testing import live_server
 
 from lead_intake.app import create_app
 from lead_intake.settings import Settings
-
-from lead_intake_helpers import lead_body
 
 
 def count_rows(conn: psycopg.Connection[Any]) -> tuple[int, int]:
@@ -23,7 +22,9 @@ def count_rows(conn: psycopg.Connection[Any]) -> tuple[int, int]:
     return leads[0], history[0]
 
 
-def test_submission_is_stored_with_its_first_history_entry(client: httpx.Client, owner_conn: psycopg.Connection[Any]) -> None:
+def test_submission_is_stored_with_its_first_history_entry(
+    client: httpx.Client, owner_conn: psycopg.Connection[Any]
+) -> None:
     """A valid submission answers 201 with a receipt and stores the lead, normalised, with a 'new' history entry."""
     response = client.post("/leads", json=lead_body(email="Ada@Example.ORG"))
     assert response.status_code == 201, response.text
@@ -49,10 +50,16 @@ def test_submission_is_stored_with_its_first_history_entry(client: httpx.Client,
         ({"consent": "true"}, "body.consent", "valid boolean"),
         ({"name": ""}, "body.name", "at least 1 character"),
         ({"name": "Ada\x00"}, "body.name", "control"),
-        ({"requested_window": {"start": "2031-05-01T11:00:00Z", "end": "2031-05-01T09:00:00Z"}}, "body.requested_window",
-         "end must be after start"),
-        ({"requested_window": {"start": "2031-05-01T09:00:00", "end": "2031-05-01T11:00:00"}},
-         "body.requested_window.start", "timezone"),
+        (
+            {"requested_window": {"start": "2031-05-01T11:00:00Z", "end": "2031-05-01T09:00:00Z"}},
+            "body.requested_window",
+            "end must be after start",
+        ),
+        (
+            {"requested_window": {"start": "2031-05-01T09:00:00", "end": "2031-05-01T11:00:00"}},
+            "body.requested_window.start",
+            "timezone",
+        ),
         ({"source": "Web Site!"}, "body.source", "pattern"),
         ({"colour": "blue"}, "body.colour", "Extra inputs"),
     ],
@@ -98,13 +105,15 @@ def test_same_idempotency_key_with_another_body_is_refused(client: httpx.Client)
 
 
 def test_malformed_idempotency_key_is_refused(client: httpx.Client) -> None:
-    """A key outside 8–128 safe characters answers 422 naming the header."""
+    """A key outside 8-128 safe characters answers 422 naming the header."""
     response = client.post("/leads", json=lead_body(), headers={"Idempotency-Key": "short"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "header.idempotency-key"
 
 
-def test_honeypot_submission_is_rejected_and_not_stored(client: httpx.Client, owner_conn: psycopg.Connection[Any]) -> None:
+def test_honeypot_submission_is_rejected_and_not_stored(
+    client: httpx.Client, owner_conn: psycopg.Connection[Any]
+) -> None:
     """A filled honeypot field answers 400 and stores nothing."""
     before = count_rows(owner_conn)
     response = client.post("/leads", json=lead_body(website="http://spam.example"))

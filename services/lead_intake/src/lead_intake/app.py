@@ -49,8 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     async def store_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StoreError)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        if not isinstance(exc, StoreError):
+            raise exc
+        body: dict[str, object] = {"detail": exc.detail}
+        if exc.status_code == 422:
+            body["errors"] = [{"field": exc.field, "message": exc.detail, "type": "value_error"}]
+        return JSONResponse(body, status_code=exc.status_code)
 
     app.add_exception_handler(StoreError, store_error)
     app.include_router(health.router)

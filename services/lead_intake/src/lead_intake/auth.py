@@ -70,7 +70,7 @@ async def current_principal(
     conn: ConnectionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The authenticated caller holding every scope the route asks for; 401 without valid credentials, 403 without scope."""
+    """The caller, holding every scope the route asks for; 401 without valid credentials, 403 without scope."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer credentials", headers=challenge)
@@ -94,7 +94,7 @@ class ApiKeyError(ValueError):
 
 
 def create_api_key(conninfo: str, name: str, scopes: list[str]) -> str:
-    """Store a new key's hash under ``name`` with ``scopes`` (as the migration role); return the key, shown only once."""
+    """Store a new key's hash under ``name`` with ``scopes`` (as the migration role); return the key (shown once)."""
     unknown = sorted(set(scopes) - SCOPES.keys())
     if unknown or not scopes:
         raise ApiKeyError(f"unknown or no scopes {unknown}; choose from {', '.join(SCOPES)}")
@@ -113,6 +113,8 @@ def create_api_key(conninfo: str, name: str, scopes: list[str]) -> str:
 def revoke_api_key(conninfo: str, name: str) -> None:
     """Revoke the key named ``name``."""
     with psycopg.connect(conninfo) as conn:
-        cur = conn.execute("UPDATE leads.api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name,))
+        cur = conn.execute(
+            "UPDATE leads.api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name,)
+        )
         if cur.rowcount != 1:
             raise ApiKeyError(f"no active API key named {name!r}")

@@ -52,9 +52,16 @@ def main(argv: list[str] | None = None) -> int:
             import uvicorn
 
             uvicorn.run(
-                "lead_intake.app:main_app", factory=True, host="0.0.0.0", port=settings.port,  # noqa: S104 (in a container)
-                workers=settings.workers, proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
-                log_config=None, access_log=False, server_header=False,
+                "lead_intake.app:main_app",
+                factory=True,
+                host="0.0.0.0",  # noqa: S104 (inside its container; only the proxy publishes a port)
+                port=settings.port,
+                workers=settings.workers,
+                proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
+                log_config=None,
+                access_log=False,
+                server_header=False,
             )
         elif args.command == "migrate":
             applied = migrate(settings.migration_conninfo())

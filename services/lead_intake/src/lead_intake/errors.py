@@ -35,12 +35,15 @@ def _response(description: str, model: type[BaseModel] = ErrorBody) -> dict[str,
     return {"model": model, "description": description}
 
 
-VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {422: _response("Invalid input; `errors` names each field.", ValidationErrorBody)}
+VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: _response("Invalid input; `errors` names each field.", ValidationErrorBody)
+}
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _response("Missing, invalid or revoked credentials."),
     403: _response("The credentials lack a required scope."),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _response("No such resource.")}
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {400: _response("The body could not be decoded, or was rejected.")}
 BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {413: _response("The request body is larger than allowed.")}
 
 
@@ -54,9 +57,12 @@ def _message(error: dict[str, Any]) -> str:
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        raise exc
     errors = [
-        FieldError(field=_field_name(tuple(err.get("loc", ()))), message=_message(err), type=str(err.get("type", "invalid")))
+        FieldError(
+            field=_field_name(tuple(err.get("loc", ()))), message=_message(err), type=str(err.get("type", "invalid"))
+        )
         for err in exc.errors()
     ]
     log_event(log, "request_invalid", level=logging.INFO, fields=sorted({e.field for e in errors}))
@@ -66,7 +72,8 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
 
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
     return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 

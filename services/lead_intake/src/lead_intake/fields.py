@@ -36,12 +36,19 @@ def _phone(value: str) -> str:
     return ("+" if value.startswith("+") else "") + digits
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)]
-ServiceName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(_single_line)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)
+]
+ServiceName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(_single_line)
+]
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(_multi_line)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), AfterValidator(_multi_line)]
 Phone = Annotated[
-    str, Field(examples=["+41 44 668 18 00"]), StringConstraints(strip_whitespace=True, max_length=32), AfterValidator(_phone)
+    str,
+    Field(examples=["+41 44 668 18 00"]),
+    StringConstraints(strip_whitespace=True, max_length=32),
+    AfterValidator(_phone),
 ]
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$"), Field(examples=["website"])]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{8,128}$")]

@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str) -> None:
-    """Send every logger (uvicorn's too) to stdout as JSON; uvicorn's access log stays off (it prints raw query strings)."""
+    """Send every logger (uvicorn's too) to stdout as JSON; uvicorn's access log stays off (it logs query strings)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -34,10 +34,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await _send_413(send, self.max_bytes)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await _send_413(send, self.max_bytes)
+                return
         received = 0
         started = False
 
@@ -64,7 +63,11 @@ class BodyLimitMiddleware:
 
 async def _send_413(send: Send, limit: int) -> None:
     body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -97,6 +100,11 @@ class AccessLogMiddleware:
         finally:
             route = scope.get("route")
             log_event(
-                log, "request", method=scope["method"], route=getattr(route, "path", "<unmatched>"), status=status,
-                duration_ms=round((time.perf_counter() - began) * 1000, 2), request_id=request_id,
+                log,
+                "request",
+                method=scope["method"],
+                route=getattr(route, "path", "<unmatched>"),
+                status=status,
+                duration_ms=round((time.perf_counter() - began) * 1000, 2),
+                request_id=request_id,
             )

@@ -63,12 +63,16 @@ def migrate(conninfo: str) -> list[int]:
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
                 # Runtime roles may read the version (readiness) but never rewrite the history.
-                conn.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {TRACKING_TABLE} FROM PUBLIC, lead_intake_app")
+                conn.execute(
+                    f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {TRACKING_TABLE} FROM PUBLIC, lead_intake_app"
+                )
             done = {row[0]: row[1] for row in conn.execute(f"SELECT version, checksum FROM {TRACKING_TABLE}")}
             for migration in shipped_migrations():
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
-                        raise MigrationError(f"migration {migration.version} ({migration.name}) changed after it was applied")
+                        raise MigrationError(
+                            f"migration {migration.version} ({migration.name}) changed after it was applied"
+                        )
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql.encode())

@@ -1,4 +1,4 @@
-"""What comes in (``LeadCreate``, ``StatusChange``) and what goes out (``LeadReceipt``, ``LeadPublic``, ``LeadPage``)."""
+"""What comes in (``LeadCreate``, ``StatusChange``) and goes out (``LeadReceipt``, ``LeadPublic``, ``LeadPage``)."""
 
 from __future__ import annotations
 
@@ -56,8 +56,12 @@ class LeadCreate(BaseModel):
     requested_window: TimeWindow | None = None
     message: Message | None = None
     source: Source = "website"
-    consent: StrictBool = Field(description="The person agrees that Motorcade stores this request to answer it; must be true.")
-    website: Annotated[str, Field(max_length=200, description="Honeypot: leave empty (hidden from humans).")] | None = None
+    consent: StrictBool = Field(
+        description="The person agrees that Motorcade stores this request to answer it; must be true."
+    )
+    website: Annotated[str, Field(max_length=200, description="Honeypot: leave empty (hidden from humans).")] | None = (
+        None
+    )
 
     @field_validator("consent")
     @classmethod

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
             raise ValueError("db_pool_min_size must not exceed db_pool_max_size")
         if self.environment != "development" and self.db_password.get_secret_value().lower() in PLACEHOLDER_SECRETS:
             raise ValueError(
-                f"{ENV_PREFIX}DB_PASSWORD is empty or a placeholder; set a real secret (or {ENV_PREFIX}ENVIRONMENT=development)"
+                f"{ENV_PREFIX}DB_PASSWORD (or _FILE) is empty or a placeholder; set a real secret"
+                f" (or {ENV_PREFIX}ENVIRONMENT=development)"
             )
         return self
 
@@ -88,7 +89,9 @@ class Settings(BaseSettings):
         """The migration role's password; refuses placeholders outside development."""
         value = self.migration_db_password.get_secret_value()
         if self.environment != "development" and value.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError(f"{ENV_PREFIX}MIGRATION_DB_PASSWORD (or _FILE) is empty or a placeholder; set a real secret")
+            raise ValueError(
+                f"{ENV_PREFIX}MIGRATION_DB_PASSWORD (or _FILE) is empty or a placeholder; set a real secret"
+            )
         return value
 
     def conninfo(self) -> str:
@@ -103,6 +106,12 @@ class Settings(BaseSettings):
         from psycopg.conninfo import make_conninfo
 
         return make_conninfo(
-            host=self.db_host, port=self.db_port, dbname=self.db_name, user=user, password=password,
-            sslmode=self.db_sslmode, connect_timeout=self.db_connect_timeout, application_name="lead_intake",
+            host=self.db_host,
+            port=self.db_port,
+            dbname=self.db_name,
+            user=user,
+            password=password,
+            sslmode=self.db_sslmode,
+            connect_timeout=self.db_connect_timeout,
+            application_name="lead_intake",
         )

@@ -15,7 +15,8 @@ from lead_intake.db import Connection
 from lead_intake.models import TRANSITIONS, LeadCreate, LeadStatus
 
 LEAD_COLUMNS = (
-    "id, status, name, email, phone, service, window_start, window_end, message, source, consent_at, created_at, updated_at"
+    "id, status, name, email, phone, service, window_start, window_end, message, source, consent_at,"
+    " created_at, updated_at"
 )
 
 
@@ -24,9 +25,10 @@ class StoreError(Exception):
 
     status_code = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, field: str = "body") -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field
 
 
 class LeadNotFound(StoreError):
@@ -64,9 +66,15 @@ async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str |
     """Insert the lead and its first history entry in one transaction; with a key already used, return that lead."""
     window = lead.requested_window
     params = {
-        "name": lead.name, "email": lead.email, "phone": lead.phone, "service": lead.service,
-        "window_start": window.start if window else None, "window_end": window.end if window else None,
-        "message": lead.message, "source": lead.source, "key": idempotency_key,
+        "name": lead.name,
+        "email": lead.email,
+        "phone": lead.phone,
+        "service": lead.service,
+        "window_start": window.start if window else None,
+        "window_end": window.end if window else None,
+        "message": lead.message,
+        "source": lead.source,
+        "key": idempotency_key,
         "hash": lead.request_hash() if idempotency_key else None,
     }
     try:
@@ -79,7 +87,8 @@ async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str |
                 params,
             )
             row = await cur.fetchone()
-            assert row is not None
+            if row is None:
+                raise RuntimeError("INSERT … RETURNING gave no row")
             await conn.execute(
                 "INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
                 " VALUES (%s, NULL, 'new', 'intake-form')",
@@ -93,9 +102,12 @@ async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str |
         f"SELECT {LEAD_COLUMNS}, request_hash FROM leads.leads WHERE idempotency_key = %s", (idempotency_key,)
     )
     existing = await cur.fetchone()
-    assert existing is not None
+    if existing is None:
+        raise RuntimeError("the lead holding this Idempotency-Key vanished")
     if bytes(existing.pop("request_hash")) != params["hash"]:
-        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request body", field="header.idempotency-key"
+        )
     return Created(row=existing, replayed=True)
 
 
@@ -112,17 +124,25 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError("naive")
         return moment, uuid.UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise BadCursor("cursor is not one this API returned") from error
+        raise BadCursor("cursor is not one this API returned", field="query.cursor") from error
 
 
 async def list_leads(
-    conn: Connection, *, status: LeadStatus | None, source: str | None, created_after: datetime | None,
-    created_before: datetime | None, cursor: str | None, limit: int,
+    conn: Connection,
+    *,
+    status: LeadStatus | None,
+    source: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; the cursor is the (created_at, id) of the last lead seen."""
     where, params = ["TRUE"], []
     filters: list[tuple[str, Any]] = [
-        ("status = %s", status), ("source = %s", source), ("created_at >= %s", created_after),
+        ("status = %s", status),
+        ("source = %s", source),
+        ("created_at >= %s", created_after),
         ("created_at < %s", created_before),
     ]
     for clause, value in filters:
@@ -133,7 +153,8 @@ async def list_leads(
         where.append("(created_at, id) < (%s, %s)")
         params.extend(decode_cursor(cursor))
     cur = await conn.execute(
-        f"SELECT {LEAD_COLUMNS} FROM leads.leads WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT %s",
+        f"SELECT {LEAD_COLUMNS} FROM leads.leads WHERE {' AND '.join(where)}"
+        " ORDER BY created_at DESC, id DESC LIMIT %s",
         [*params, limit + 1],
     )
     rows = await cur.fetchall()

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
 
+from lead_intake.db import Connection
 from lead_intake.logs import log_event
 from lead_intake.migrate import TRACKING_TABLE, latest_version
 
@@ -35,7 +36,7 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "Not ready."}})
 async def readyz(request: Request) -> JSONResponse:
     """The database is reachable as the runtime role and holds every migration this version ships."""
-    pool: AsyncConnectionPool = request.app.state.pool  # type: ignore[type-arg]
+    pool: AsyncConnectionPool[Connection] = request.app.state.pool
     try:
         async with pool.connection(timeout=3.0) as conn:
             cur = await conn.execute(f"SELECT coalesce(max(version), 0) AS version FROM {TRACKING_TABLE}")
@@ -46,6 +47,7 @@ async def readyz(request: Request) -> JSONResponse:
     version = row["version"] if row else 0
     if version < latest_version():
         return JSONResponse(
-            {"status": "unavailable", "detail": f"migrations pending: at {version}, need {latest_version()}"}, status_code=503
+            {"status": "unavailable", "detail": f"migrations pending: at {version}, need {latest_version()}"},
+            status_code=503,
         )
     return JSONResponse({"status": "ok", "detail": f"database reachable, schema version {version}"})

@@ -29,7 +29,7 @@ async def rate_limited(request: Request) -> None:
     dependencies=[Depends(rate_limited)],
     responses={
         200: {"model": LeadReceipt, "description": "A retry: the lead created earlier under this Idempotency-Key."},
-        400: {"model": ErrorBody, "description": "Rejected as automated (honeypot filled)."},
+        400: {"model": ErrorBody, "description": "Rejected as automated (honeypot filled), or an undecodable body."},
         429: {"model": ErrorBody, "description": "Too many submissions from this client; see Retry-After."},
         **BODY_TOO_LARGE,
         **VALIDATION_RESPONSES,

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 
 from lead_intake.auth import Principal, require_scopes
 from lead_intake.db import ConnectionDep
-from lead_intake.errors import AUTH_RESPONSES, NOT_FOUND, VALIDATION_RESPONSES, ErrorBody
+from lead_intake.errors import AUTH_RESPONSES, NOT_FOUND, UNREADABLE_BODY, VALIDATION_RESPONSES, ErrorBody
 from lead_intake.fields import Source
 from lead_intake.logs import log_event
 from lead_intake.models import LeadDetail, LeadPage, LeadPublic, LeadStatus, StatusChange
@@ -34,8 +34,13 @@ async def list_all(
 ) -> LeadPage:
     """Leads newest first, filtered; follow `next_cursor` for more."""
     rows, next_cursor = await list_leads(
-        conn, status=status, source=source, created_after=created_after, created_before=created_before,
-        cursor=cursor, limit=limit,
+        conn,
+        status=status,
+        source=source,
+        created_after=created_after,
+        created_before=created_before,
+        cursor=cursor,
+        limit=limit,
     )
     return LeadPage(items=[LeadPublic.model_validate(lead_out(r)) for r in rows], next_cursor=next_cursor)
 
@@ -52,7 +57,11 @@ async def read_one(
 @router.post(
     "/leads/{lead_id}/status",
     response_model=LeadDetail,
-    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "The lead's life does not allow this change."}},
+    responses={
+        **NOT_FOUND,
+        **UNREADABLE_BODY,
+        409: {"model": ErrorBody, "description": "The lead's life does not allow this change."},
+    },
 )
 async def set_status(
     lead_id: uuid.UUID,

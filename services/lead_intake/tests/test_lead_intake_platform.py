@@ -1,0 +1,173 @@
+"""Health, readiness, least privilege, migrations, settings, the CLI and the log lines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from lead_intake_helpers import auth, lead_body
+from motorcade_service_testing import ContractCluster, captured_log_lines, live_server
+from pydantic import ValidationError
+
+from lead_intake.app import create_app
+from lead_intake.logs import JsonFormatter
+from lead_intake.migrate import Migration, MigrationError, migrate
+from lead_intake.settings import Settings
+
+
+def test_healthz_and_readyz(client: httpx.Client) -> None:
+    """/healthz answers ok and /readyz confirms the database is reachable and migrated."""
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and "schema version 1" in ready.json()["detail"]
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
+    """With the database unreachable the process still starts: /healthz answers 200 and /readyz 503."""
+    broken = settings.model_copy(update={"db_port": 1, "db_connect_timeout": 1})
+    with live_server(create_app(broken)) as url, httpx.Client(base_url=url, timeout=15) as client:
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.json()["detail"] == "database unreachable"
+
+
+def test_runtime_role_cannot_write_api_keys_or_migrations(cluster: ContractCluster) -> None:
+    """lead_intake_app can insert leads but not create API keys, rewrite migration history or create tables."""
+    with psycopg.connect(cluster.conninfo("lead_intake_app"), autocommit=True) as conn:
+        for statement in (
+            "INSERT INTO leads.api_keys (name, key_prefix, key_hash, scopes) VALUES ('x', 'x', 'x', '{}')",
+            "DELETE FROM leads.schema_migrations",
+            "CREATE TABLE leads.intruder (id int)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
+def test_people_role_reads_leads_but_not_api_keys(cluster: ContractCluster, settings: Settings) -> None:
+    """people_app may read leads (to convert them) but neither the API key hashes nor write leads."""
+    with psycopg.connect(cluster.conninfo("people_app"), autocommit=True) as conn:
+        conn.execute("SELECT id FROM leads.leads LIMIT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT key_hash FROM leads.api_keys")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE leads.leads SET status = 'won'")
+
+
+def test_migrate_twice_applies_nothing_the_second_time(settings: Settings) -> None:
+    """Migrations are tracked: a second run finds nothing pending."""
+    assert migrate(settings.migration_conninfo()) == []
+
+
+def test_changed_migration_is_detected(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration edited after it was applied stops the runner with a clear error."""
+    import lead_intake.migrate as module
+
+    tampered = [Migration(1, "leads", "SELECT 1")]
+    monkeypatch.setattr(module, "shipped_migrations", lambda: tampered)
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(settings.migration_conninfo())
+
+
+def test_placeholder_secret_refused_outside_development() -> None:
+    """'changethis' as the database password is refused in production and accepted in development."""
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(environment="production", db_password="changethis")
+    assert Settings(environment="development", db_password="changethis").environment == "development"
+
+
+def test_secret_read_from_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LEAD_INTAKE_DB_PASSWORD_FILE provides the password (trailing newline dropped); setting both forms is an error."""
+    secret = tmp_path / "db_password"
+    secret.write_text("s3cret-from-a-file\n")
+    monkeypatch.setenv("LEAD_INTAKE_DB_PASSWORD_FILE", str(secret))
+    assert Settings().db_password.get_secret_value() == "s3cret-from-a-file"
+    monkeypatch.setenv("LEAD_INTAKE_DB_PASSWORD", "other")
+    with pytest.raises(ValueError, match="not both"):
+        Settings()
+
+
+def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        "PATH": os.environ["PATH"],
+        "LEAD_INTAKE_ENVIRONMENT": "production",
+        "LEAD_INTAKE_DB_HOST": settings.db_host,
+        "LEAD_INTAKE_DB_PORT": str(settings.db_port),
+        "LEAD_INTAKE_DB_PASSWORD": settings.db_password.get_secret_value(),
+        "LEAD_INTAKE_MIGRATION_DB_PASSWORD": settings.migration_db_password.get_secret_value(),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "lead_intake", *args],
+        capture_output=True,
+        text=True,
+        env=base | env,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_cli_creates_a_working_key_and_migrates(settings: Settings, client: httpx.Client) -> None:
+    """`create-api-key` prints a key once that then authenticates; `migrate` reports nothing pending."""
+    created = _cli(settings, "create-api-key", "--name", f"cli-{uuid.uuid4().hex[:6]}", "--scope", "leads:read")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("mli_") and client.get("/leads", headers=auth(key)).status_code == 200
+    migrated = _cli(settings, "migrate")
+    assert (migrated.returncode, migrated.stdout.strip()) == (0, "no pending migrations")
+
+
+def test_cli_refuses_placeholder_in_one_line(settings: Settings) -> None:
+    """The CLI turns a placeholder secret into a one-line error and exit code 1, without a traceback."""
+    result = _cli(settings, "migrate", LEAD_INTAKE_MIGRATION_DB_PASSWORD="changethis")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "placeholder" in result.stderr
+
+
+def test_log_lines_carry_no_personal_data(client: httpx.Client, staff_key: str) -> None:
+    """Submitting, failing validation, retrying, listing, reading and moving a lead logs JSON lines without its data."""
+    marker = uuid.uuid4().hex[:10]
+    personal = {
+        "name": f"Zed Privacy{marker}",
+        "email": f"zed.{marker}@example.net",
+        "phone": "+41 79 555 12 34",
+        "message": f"secret note {marker}",
+        "service": f"limousine {marker}",
+    }
+    with captured_log_lines(JsonFormatter("lead_intake")) as lines:
+        key = {"Idempotency-Key": f"idem-{marker}"}
+        lead_id = client.post("/leads", json=lead_body(**personal), headers=key).json()["id"]
+        client.post("/leads", json=lead_body(**personal), headers=key)
+        client.post("/leads", json=lead_body(**(personal | {"email": f"bad {marker}"})))
+        client.get("/leads", params={"source": "website"}, headers=auth(staff_key))
+        client.get(f"/leads/{lead_id}", headers=auth(staff_key))
+        client.post(
+            f"/leads/{lead_id}/status",
+            json={"status": "contacted", "note": f"called {marker}"},
+            headers=auth(staff_key),
+        )
+    assert any('"event": "lead_created"' in line for line in lines)
+    assert any('"route": "/leads/{lead_id}/status"' in line for line in lines)
+    text = "\n".join(lines)
+    for value in [*personal.values(), "79 555", "+41795551234", marker]:
+        assert value not in text, f"{value!r} leaked into the logs"
+    for line in lines:
+        assert line.startswith("{") and line.endswith("}")
+
+
+def test_unexpected_error_logs_type_not_message() -> None:
+    """The JSON formatter renders an exception as its type and frames, never its message (which may hold user data)."""
+    import logging
+
+    try:
+        raise RuntimeError("Key (email)=(someone@example.org) already exists")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "lead_intake.x", logging.ERROR, __file__, 1, "unexpected_error", None, sys.exc_info()
+        )
+    line = JsonFormatter("lead_intake").format(record)
+    assert "RuntimeError" in line and "someone@example.org" not in line
