@@ -14,12 +14,9 @@ import hashlib
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +186,10 @@ def check(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _http(spec: dict[str, Any]) -> tuple[bool, str]:
+    import ssl
+    import urllib.error
+    import urllib.request
+
     context = ssl.create_default_context(cafile=spec.get("ca_path"))
     if not spec.get("validate_certs", True):
         context.check_hostname = False

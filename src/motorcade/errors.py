@@ -13,6 +13,12 @@ class MotorcadeError(Exception):
     exit_code: int = 1
 
 
+class UsageError(MotorcadeError):
+    """The command line was given options that do not fit together."""
+
+    exit_code = 2
+
+
 class RunbookError(MotorcadeError, ValueError):
     """runbook.yaml is invalid; the message names file, line and field."""
 

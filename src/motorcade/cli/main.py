@@ -18,7 +18,7 @@ from motorcade import actions, checkpoints, render
 from motorcade import apply as pipeline
 from motorcade.ansible import TaskEvent
 from motorcade.context import Conductor, Stage
-from motorcade.errors import DriftDetectedError, MotorcadeError, PreflightError
+from motorcade.errors import DriftDetectedError, MotorcadeError, PreflightError, UsageError
 from motorcade.runbook import Runbook, load
 from motorcade.status import StepStatus, next_step, step_statuses
 
@@ -201,9 +201,9 @@ def apply_cmd(
     """
     chosen = sum(bool(x) for x in (steps, next_, through))
     if chosen != 1:
-        raise typer.BadParameter("give step ids, --next or --through (exactly one)")
+        raise UsageError("give step ids, --next or --through (exactly one)")
     if override_lock and not (reason and reason.strip()):
-        raise typer.BadParameter("--override-lock needs --reason \"...\"")
+        raise UsageError("--override-lock needs --reason \"...\"")
     reporter = CliReporter()
     conductor = _conductor(env, reporter)
     todo = pipeline.plan(conductor, steps, through=through, next_only=next_)
@@ -389,15 +389,13 @@ def lock_break(
     console.print(f"{env} was not locked." if holder is None else f"Broke the lock of {holder.describe()}.")
 
 
-def _mount_lab() -> None:
-    try:
-        from motorcade.cli.lab import app as lab_app
-    except ImportError:
+def _mount_lab(argv: list[str]) -> None:
+    """Add `motorcade lab` — imported only when asked for or for help, so `status` starts fast."""
+    if len(argv) > 1 and "lab" not in argv and not any(a in ("--help", "-h") for a in argv):
         return
+    from motorcade.cli.lab import app as lab_app
+
     app.add_typer(lab_app, name="lab", help="Bring the lab (a disposable Debian 12 host) up, down, or inspect it.")
-
-
-_mount_lab()
 
 
 def _bug(exc: BaseException) -> NoReturn:
@@ -411,6 +409,7 @@ def _bug(exc: BaseException) -> NoReturn:
 
 def main() -> int:
     """Entry point: expected errors become one line and their exit code; unexpected ones a crash log."""
+    _mount_lab(sys.argv)
     try:
         code = app(standalone_mode=False)
     except MotorcadeError as exc:
@@ -422,11 +421,10 @@ def main() -> int:
         err.print("motorcade: interrupted")
         return 130
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):  # click's usage errors
+            show()
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         _bug(exc)
     return code if isinstance(code, int) else 0
 

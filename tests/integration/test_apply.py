@@ -1,0 +1,187 @@
+"""The apply pipeline against real ansible-runner on localhost: each gate fails when it should."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_good_step_passes_every_gate_and_leaves_its_evidence(project: Project) -> None:
+    """A state-touching step is backed up, run, rerun unchanged, verified, pinned, logged and shown complete."""
+    done = project.motorcade("apply", "local", "FIX_01")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for gate in ("lock", "preflight", "backup", "run", "idempotence", "verify", "pin", "log", "record"):
+        assert f"FIX_01 {gate}" in done.stdout
+    assert "Restore with: motorcade restore local-FIX_01-" in done.stdout
+    assert (project.state / "etc/app.conf").read_text() == "greeting=hello\n"
+    releases = (project.workspace / "releases/local.yaml").read_text()
+    assert "fixture-tool:" in releases and "version: 1.2.3" in releases
+    logs = list((project.workspace / "docs/deployments").glob("*.md"))
+    assert len(logs) == 1 and "local FIX_01 (apply) PASSED" in logs[0].read_text()
+    assert "not-a-real-secret-fixture" not in logs[0].read_text()
+    status = project.motorcade("status", "local")
+    assert "FIX_01" in status.stdout and "complete" in status.stdout.split("FIX_01", 1)[1].splitlines()[0]
+
+
+def test_a_non_idempotent_task_is_named_and_the_step_is_not_complete(project: Project) -> None:
+    """The idempotence gate fails on a second run that changes something, naming the task."""
+    result = project.motorcade("apply", "local", "FIX_02")
+    assert result.returncode == 1
+    assert "Append a line to the journal file every time." in result.stdout + result.stderr
+    status = project.motorcade("status", "local").stdout
+    assert "idempotence" in status.split("FIX_02", 1)[1].splitlines()[0]
+
+
+def test_a_failing_check_blocks_completion(project: Project) -> None:
+    """A step whose playbook passes but whose verification fails is not complete, blocked by verify."""
+    result = project.motorcade("apply", "local", "FIX_03")
+    assert result.returncode == 1
+    assert "missing-file" in result.stdout + result.stderr
+    line = project.motorcade("status", "local").stdout.split("FIX_03", 1)[1].splitlines()[0]
+    assert "failed" in line and "verify" in line
+
+
+def test_a_locked_step_runs_once_then_is_refused_unless_overridden(project: Project) -> None:
+    """A LOCKED step writes its checkpoint on its first pass, refuses a rerun (exit 4), and logs an override."""
+    first = project.motorcade("apply", "local", "FIX_04")
+    assert first.returncode == 0, first.stdout + first.stderr
+    checkpoints = list((project.workspace / "docs/checkpoints").glob("*-FIX_04/checkpoint.yaml"))
+    assert len(checkpoints) == 1 and "local" in checkpoints[0].read_text()
+    again = project.motorcade("apply", "local", "FIX_04")
+    assert again.returncode == 4
+    assert "LOCKED" in again.stderr and "Traceback" not in again.stderr
+    no_reason = project.motorcade("apply", "local", "FIX_04", "--override-lock")
+    assert no_reason.returncode == 2
+    forced = project.motorcade("apply", "local", "FIX_04", "--override-lock", "--reason", "auditor asked for a rerun")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    log = next((project.workspace / "docs/deployments").glob("*.md")).read_text()
+    assert "Lock override: auditor asked for a rerun" in log
+
+
+def test_an_unpinned_component_is_refused_before_anything_runs(project: Project) -> None:
+    """Preflight refuses a component whose wanted version is `latest` (exit 5), and nothing runs."""
+    result = project.motorcade("apply", "local", "FIX_05")
+    assert result.returncode == 5
+    assert "fixture_loose_version is 'latest'" in result.stderr
+    history = project.motorcade("history", "local", "FIX_05").stdout
+    assert "preflight:failed" in history and "run:" not in history
+
+
+def test_an_unreachable_host_fails_the_run(project: Project) -> None:
+    """A host that cannot be reached fails the run gate with the host named."""
+    result = project.motorcade("apply", "local", "FIX_06")
+    assert result.returncode == 1
+    assert "ghost unreachable" in result.stderr
+
+
+def test_prerequisites_must_be_complete_first(project: Project) -> None:
+    """A step is refused while a step it requires is incomplete, and allowed once it is complete."""
+    refused = project.motorcade("apply", "local", "FIX_08")
+    assert refused.returncode == 5 and "needs FIX_01" in refused.stderr
+    assert project.motorcade("apply", "local", "--through", "FIX_01").returncode == 0
+    assert project.motorcade("apply", "local", "FIX_08").returncode == 0
+
+
+def test_prod_like_environment_needs_pins_proven_upstream(project: Project) -> None:
+    """An environment that promotes from another refuses a step until it is complete there."""
+    refused = project.motorcade("apply", "later", "FIX_01")
+    assert refused.returncode == 5 and "not complete in local" in refused.stderr
+    assert project.motorcade("apply", "local", "FIX_01").returncode == 0
+    promoted = project.motorcade("apply", "later", "FIX_01")
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert "check mode: changed=0" in promoted.stdout
+
+
+def test_restore_puts_the_backed_up_state_back(project: Project) -> None:
+    """`motorcade restore` returns a backed-up file to its content at backup time."""
+    assert project.motorcade("apply", "local", "FIX_01").returncode == 0
+    conf = project.state / "etc/app.conf"
+    conf.write_text("greeting=hand-edited\n")
+    second = project.motorcade("apply", "local", "FIX_01")
+    assert second.returncode == 0
+    backup_id = second.stdout.split("motorcade restore ", 1)[1].split()[0]
+    assert conf.read_text() == "greeting=hello\n"
+    restored = project.motorcade("restore", backup_id)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert conf.read_text() == "greeting=hand-edited\n"
+
+
+def test_drift_reports_a_hand_edit_and_a_rerun_undoes_it(project: Project) -> None:
+    """`drift` exits 6 naming the task a manual change affects; applying the step again removes the drift."""
+    assert project.motorcade("apply", "local", "FIX_01").returncode == 0
+    assert project.motorcade("drift", "local").returncode == 0
+    (project.state / "etc/app.conf").write_text("greeting=edited by hand\n")
+    drifted = project.motorcade("drift", "local")
+    assert drifted.returncode == 6
+    assert "Ensure the config file says hello." in drifted.stdout
+    assert project.motorcade("apply", "local", "FIX_01").returncode == 0
+    assert project.motorcade("drift", "local").returncode == 0
+
+
+def test_removed_evidence_makes_a_step_incomplete(project: Project) -> None:
+    """Deleting a step's pin from releases/<env>.yaml turns `complete` into evidence-missing at the pin gate."""
+    assert project.motorcade("apply", "local", "FIX_01").returncode == 0
+    (project.workspace / "releases/local.yaml").write_text("environment: local\ncomponents: {}\n")
+    line = project.motorcade("status", "local").stdout.split("FIX_01", 1)[1].splitlines()[0]
+    assert "evidence-missing" in line and "pin" in line
+
+
+def _wait_for_run(project: Project, timeout: float = 60) -> None:
+    ledger = project.workspace / ".motorcade/ledger.sqlite3"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ledger.exists():
+            with sqlite3.connect(ledger) as db:
+                row = db.execute("SELECT count(*) FROM gates WHERE gate = 'preflight'").fetchone()
+            if row and row[0]:
+                time.sleep(2)  # let the playbook start
+                return
+        time.sleep(0.2)
+    raise AssertionError("the apply never got past preflight")
+
+
+def test_two_concurrent_applies_only_one_runs(project: Project) -> None:
+    """While one apply holds the environment, a second exits 3 naming the holder."""
+    first = project.popen("apply", "local", "FIX_07")
+    try:
+        _wait_for_run(project)
+        second = project.motorcade("apply", "local", "FIX_01")
+        assert second.returncode == 3
+        assert f"pid {first.pid}" in second.stderr
+    finally:
+        (project.state / "go").touch()
+        first.communicate(timeout=120)
+    assert first.returncode == 0
+
+
+def test_kill_9_mid_run_leaves_a_truthful_status_and_a_recoverable_lock(project: Project) -> None:
+    """After kill -9 mid-run, status says interrupted, the stale lock is named and breakable, and a rerun passes."""
+    victim = project.popen("apply", "local", "FIX_07")
+    _wait_for_run(project)
+    os.killpg(os.getpgid(victim.pid), signal.SIGKILL) if False else victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    status = project.motorcade("status", "local")
+    assert status.returncode == 0
+    line = status.stdout.split("FIX_07", 1)[1].splitlines()[0]
+    assert "interrupted" in line
+    assert "STALE" in status.stdout
+    refused = project.motorcade("apply", "local", "FIX_07")
+    assert refused.returncode == 8 and "lock break local" in refused.stderr
+    assert project.motorcade("lock", "break", "local").returncode == 0
+    (project.state / "go").touch()
+    rerun = project.motorcade("apply", "local", "FIX_07")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    history = project.motorcade("history", "local", "FIX_07").stdout
+    assert "interrupted" in history and "passed" in history
+    runs = json.dumps(history)
+    assert runs
