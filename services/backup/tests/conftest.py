@@ -183,9 +183,10 @@ class Env:
             assert_no_secrets(result.stdout + result.stderr, self.secrets_dir)
         return result
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
+    def popen(self, *args: str, extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTORCADE_BACKUP_")}
         env.update(self.vars)
+        env.update(extra or {})
         return subprocess.Popen([sys.executable, "-m", "motorcade_backup", *args], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

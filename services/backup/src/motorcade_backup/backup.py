@@ -137,6 +137,9 @@ def _dump_and_upload(client: S3Client, settings: Settings, recipient: str, tier:
                         log.info("backup_progress", backup_id=backup_id, uploaded_bytes=size)
                 dump_rc, age_rc = dump.wait(), age.wait()
                 if dump_rc != 0:
+                    stats_thread.join()
+                    if stats.error is not None:  # the root cause: it also invalidated pg_dump's snapshot
+                        raise stats.error
                     raise DatabaseError(f"pg_dump failed (exit {dump_rc}): {postgres.first_line(dump_err.text())}")
                 if age_rc != 0:
                     raise S3OperationError(f"age encryption failed (exit {age_rc}): {postgres.first_line(age_err.text())}")

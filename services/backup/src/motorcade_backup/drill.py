@@ -14,7 +14,8 @@ from motorcade_backup.restore import restore
 from motorcade_backup.settings import Settings
 
 log = get_logger("drill")
-SCRATCH_PREFIX = "mcb_drill_"
+SCRATCH_PREFIX = "motorcade_drill_scratch_"
+SCRATCH_PATTERN = "^motorcade_drill_scratch_[0-9]{14}$"
 
 
 @dataclass
@@ -92,7 +93,7 @@ def _drop_leftover_scratch(settings: Settings) -> None:
         names = [
             str(row[0])
             for row in admin.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (SCRATCH_PREFIX.replace("_", "\\_") + "%",)
+                "SELECT datname FROM pg_database WHERE datname ~ %s", (SCRATCH_PATTERN,)
             ).fetchall()
         ]
         for name in names:
