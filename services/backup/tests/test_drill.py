@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from conftest import BUCKET, Env, events, manifests, ok, snapshot
@@ -9,7 +10,9 @@ from conftest import BUCKET, Env, events, manifests, ok, snapshot
 
 def scratch_databases(env: Env) -> list[str]:
     with env.connect("postgres") as conn:
-        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'motorcade\\_drill\\_%'")]
+        return [
+            r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'motorcade\\_drill\\_%'")
+        ]
 
 
 def flip_byte(env: Env, key: str, offset: int) -> None:
@@ -24,7 +27,8 @@ def test_drill_passes_and_drops_scratch(env: Env) -> None:
     ok(env.run("backup"))
     result = ok(env.run("drill", "--compare-live"))
     names = [e["event"] for e in events(result.stdout)]
-    assert "drill_passed" in names and "drill_scratch_dropped" in names
+    assert "drill_passed" in names
+    assert "drill_scratch_dropped" in names
     tables = {e["table"]: e["rows"] for e in events(result.stdout) if e["event"] == "drill_table"}
     assert tables == {"leads.leads": 500, "people.people": 250, "people.empty_table": 0}
     assert scratch_databases(env) == []
@@ -57,16 +61,18 @@ def test_tampered_object_with_matching_checksum_fails_decryption(env: Env) -> No
     key = str(manifest["object_key"])
     flip_byte(env, key, int(str(manifest["size"])) - 100)
     client = env.s3.client()
-    import hashlib
-
     data = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()  # type: ignore[attr-defined]
     manifest["sha256"] = hashlib.sha256(data).hexdigest()
-    client.put_object(Bucket=BUCKET, Key=f"{env.prefix}{manifest['backup_id']}.manifest.json",  # type: ignore[attr-defined]
-                      Body=json.dumps(manifest).encode())
+    client.put_object(
+        Bucket=BUCKET,
+        Key=f"{env.prefix}{manifest['backup_id']}.manifest.json",  # type: ignore[attr-defined]
+        Body=json.dumps(manifest).encode(),
+    )
     result = env.run("drill")
     assert result.returncode == 9
     [line] = result.stderr.strip().splitlines()
-    assert "DRILL FAILED" in line and "does not decrypt" in line
+    assert "DRILL FAILED" in line
+    assert "does not decrypt" in line
 
 
 def test_drill_fails_when_manifest_counts_differ(env: Env) -> None:
@@ -77,12 +83,15 @@ def test_drill_fails_when_manifest_counts_differ(env: Env) -> None:
         if table["name"] == "people":
             table["rows"] += 1
     env.s3.client().put_object(  # type: ignore[attr-defined]
-        Bucket=BUCKET, Key=f"{env.prefix}{manifest['backup_id']}.manifest.json", Body=json.dumps(manifest).encode()
+        Bucket=BUCKET,
+        Key=f"{env.prefix}{manifest['backup_id']}.manifest.json",
+        Body=json.dumps(manifest).encode(),
     )
     result = env.run("drill")
     assert result.returncode == 10
     [line] = result.stderr.strip().splitlines()
-    assert "DRILL FAILED" in line and "people.people rows 250" in line
+    assert "DRILL FAILED" in line
+    assert "people.people rows 250" in line
     assert scratch_databases(env) == []
 
 

@@ -90,7 +90,9 @@ def test_wrong_encryption_key_fails_restore(env: Env, tmp_path: Path) -> None:
     ok(env.run("backup"))
     other = tmp_path / "other.key"
     subprocess.run(["age-keygen", "-o", str(other)], capture_output=True, check=True)
-    result = env.run("restore", "--target-db", "mcb_wrong_key", extra={"MOTORCADE_BACKUP_ENCRYPTION_KEY_FILE": str(other)})
+    result = env.run(
+        "restore", "--target-db", "mcb_wrong_key", extra={"MOTORCADE_BACKUP_ENCRYPTION_KEY_FILE": str(other)}
+    )
     assert result.returncode == 9
     assert "does not decrypt with the configured key" in one_line(result)
     secret = next(x for x in other.read_text().splitlines() if x.startswith("AGE-SECRET-KEY-"))
@@ -102,8 +104,10 @@ def test_wrong_encryption_key_fails_restore(env: Env, tmp_path: Path) -> None:
 def test_full_disk_during_restore(env: Env) -> None:
     """A 1 MiB tmpfs as the restore work dir runs out of space: exit 7, one line, target untouched, no leftovers."""
     with env.connect() as conn:
-        conn.execute("CREATE TABLE leads.noise AS SELECT g AS id, decode(md5(random()::text) || md5(g::text), 'hex') "
-                     "AS data FROM generate_series(1, 100000) AS g")
+        conn.execute(
+            "CREATE TABLE leads.noise AS SELECT g AS id, decode(md5(random()::text) || md5(g::text), 'hex') "
+            "AS data FROM generate_series(1, 100000) AS g"
+        )
     ok(env.run("backup"))
     mount = Path(tempfile.mkdtemp(prefix="mcb-tmpfs-"))
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
@@ -113,8 +117,13 @@ def test_full_disk_during_restore(env: Env) -> None:
         assert one_line(result).startswith(f"motorcade-backup: error: no space left on device in {mount}")
         assert list(mount.iterdir()) == []
         with env.connect("postgres") as conn:
-            assert conn.execute("SELECT 1 FROM pg_database WHERE datname LIKE 'mcb\\_disk\\_full%' "
-                                "OR datname LIKE 'mcb\\_restore\\_%'").fetchone() is None
+            assert (
+                conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname LIKE 'mcb\\_disk\\_full%' "
+                    "OR datname LIKE 'mcb\\_restore\\_%'"
+                ).fetchone()
+                is None
+            )
     finally:
         subprocess.run(["umount", str(mount)], check=True)
         mount.rmdir()

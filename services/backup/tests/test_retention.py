@@ -9,15 +9,22 @@ from conftest import BUCKET, Env, manifests, ok
 
 def test_retention_keeps_newest_per_tier(env: Env) -> None:
     """With daily=2 weekly=1 monthly=1, older backups of each tier go (manifest and object), newer ones stay."""
-    counts = {"MOTORCADE_BACKUP_RETAIN_DAILY": "2", "MOTORCADE_BACKUP_RETAIN_WEEKLY": "1",
-              "MOTORCADE_BACKUP_RETAIN_MONTHLY": "1"}
+    counts = {
+        "MOTORCADE_BACKUP_RETAIN_DAILY": "2",
+        "MOTORCADE_BACKUP_RETAIN_WEEKLY": "1",
+        "MOTORCADE_BACKUP_RETAIN_MONTHLY": "1",
+    }
     made: dict[str, list[str]] = {"daily": [], "weekly": [], "monthly": []}
     for tier in ("monthly", "weekly", "daily", "daily", "weekly", "daily"):
         result = ok(env.run("backup", "--tier", tier, extra=counts))
         made[tier].append(json.loads(result.stdout.splitlines()[-1])["backup_id"])
     kept = {str(m["backup_id"]): m["tier"] for m in manifests(env)}
-    assert kept == {made["daily"][1]: "daily", made["daily"][2]: "daily", made["weekly"][1]: "weekly",
-                    made["monthly"][0]: "monthly"}
+    assert kept == {
+        made["daily"][1]: "daily",
+        made["daily"][2]: "daily",
+        made["weekly"][1]: "weekly",
+        made["monthly"][0]: "monthly",
+    }
     keys = {o["Key"] for o in env.s3.client().list_objects_v2(Bucket=BUCKET, Prefix=env.prefix)["Contents"]}  # type: ignore[attr-defined]
     assert len(keys) == 2 * len(kept)
     assert all(any(k.startswith(f"{env.prefix}{backup_id}.") for k in keys) for backup_id in kept)

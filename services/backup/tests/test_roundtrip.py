@@ -57,7 +57,8 @@ def test_restore_refuses_non_empty_target_without_force(env: Env) -> None:
     result = env.run("restore", "--target-db", env.database)
     assert result.returncode == 11
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "not empty" in result.stderr and "--force" in result.stderr
+    assert "not empty" in result.stderr
+    assert "--force" in result.stderr
     with env.connect() as conn:
         assert snapshot(conn) == before
 
@@ -68,7 +69,7 @@ def test_restore_into_new_database_by_id(env: Env) -> None:
     [manifest] = manifests(env)
     target = env.database + "_copy"
     try:
-        result = ok(env.run("restore", str(manifest["backup_id"]), "--target-db", target))
+        ok(env.run("restore", str(manifest["backup_id"]), "--target-db", target))
         with env.connect() as live, env.connect(target) as copy:
             assert snapshot(copy) == snapshot(live)
     finally:

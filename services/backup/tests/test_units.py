@@ -52,8 +52,11 @@ def test_empty_list() -> None:
 
 @pytest.mark.parametrize(
     ("day", "tier"),
-    [(datetime(2026, 11, 1, tzinfo=UTC), Tier.MONTHLY), (datetime(2026, 11, 29, tzinfo=UTC), Tier.WEEKLY),
-     (datetime(2026, 11, 27, tzinfo=UTC), Tier.DAILY)],
+    [
+        (datetime(2026, 11, 1, tzinfo=UTC), Tier.MONTHLY),
+        (datetime(2026, 11, 29, tzinfo=UTC), Tier.WEEKLY),
+        (datetime(2026, 11, 27, tzinfo=UTC), Tier.DAILY),
+    ],
 )
 def test_tier_for(day: datetime, tier: Tier) -> None:
     """Monthly on the 1st, weekly on Sundays, daily otherwise."""
@@ -72,7 +75,9 @@ def test_compare_names_each_difference() -> None:
     expected = {"a.t": (1, "x"), "a.u": (2, "y"), "a.v": (3, "z")}
     actual = {"a.t": (1, "x"), "a.u": (5, "y"), "a.v": (3, "q"), "a.w": (0, "e")}
     assert compare(expected, actual, "copy") == [
-        "a.u rows 5 in copy != 2", "a.v content checksum differs in copy", "a.w unexpected in copy",
+        "a.u rows 5 in copy != 2",
+        "a.v content checksum differs in copy",
+        "a.w unexpected in copy",
     ]
     assert compare(expected, {}, "copy")[0] == "a.t missing in copy"
     assert compare(expected, dict(expected), "copy") == []
@@ -88,10 +93,19 @@ def test_redact_masks_registered_secrets() -> None:
 def test_manifest_round_trip() -> None:
     """A manifest survives JSON serialisation unchanged and keeps 'schema' as the table field name."""
     manifest = Manifest(
-        backup_id="20261101T000000.000000Z", database="motorcade", database_owner="motorcade_owner",
-        server_version="15.14", pg_dump_version="pg_dump (PostgreSQL) 15.14", tier=Tier.DAILY, started_at=T0,
-        finished_at=T0, object_key="postgres/motorcade/x.dump.age", size=10, sha256="0" * 64,
-        encryption="age 1.1.1", recipient="age1xyz",
+        backup_id="20261101T000000.000000Z",
+        database="motorcade",
+        database_owner="motorcade_owner",
+        server_version="15.14",
+        pg_dump_version="pg_dump (PostgreSQL) 15.14",
+        tier=Tier.DAILY,
+        started_at=T0,
+        finished_at=T0,
+        object_key="postgres/motorcade/x.dump.age",
+        size=10,
+        sha256="0" * 64,
+        encryption="age 1.1.1",
+        recipient="age1xyz",
         tables=[TableEntry(schema="leads", name="leads", rows=3, checksum="c")],
     )
     data = manifest.to_json()

@@ -10,14 +10,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
+import psycopg
+
 from motorcade_backup import crypto, postgres
 from motorcade_backup.catalog import load_catalog
 from motorcade_backup.errors import DatabaseError, S3OperationError
 from motorcade_backup.lock import backup_lock
 from motorcade_backup.logs import get_logger
-from motorcade_backup.manifest import Manifest, TableEntry, Tier, data_key, manifest_key, new_backup_id, tier_for
+from motorcade_backup.manifest import (
+    Manifest,
+    TableEntry,
+    Tier,
+    data_key,
+    manifest_key,
+    new_backup_id,
+    tier_for,
+)
 from motorcade_backup.retention import Candidate, to_delete
-from motorcade_backup.s3 import MultipartUpload, S3Client, abort_stale_uploads, check_bucket, make_client, translate_errors
+from motorcade_backup.s3 import (
+    MultipartUpload,
+    S3Client,
+    abort_stale_uploads,
+    check_bucket,
+    make_client,
+    translate_errors,
+)
 from motorcade_backup.settings import Settings
 from motorcade_backup.signals import stop_on_signals
 
@@ -66,7 +83,11 @@ def _in_thread(target: Callable[[], list[postgres.TableStats]]) -> tuple[threadi
 
 def pg_dump_version(settings: Settings) -> str:
     out = subprocess.run(
-        [str(settings.pg_bindir / "pg_dump"), "--version"], capture_output=True, text=True, check=False, timeout=30
+        [str(settings.pg_bindir / "pg_dump"), "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
     )
     return out.stdout.strip()
 
@@ -105,57 +126,8 @@ def _dump_and_upload(client: S3Client, settings: Settings, recipient: str, tier:
         snapshot = postgres.export_snapshot(conn)
         version = postgres.server_version(conn)
         owner = postgres.database_owner(conn)
-        dump = subprocess.Popen(
-            [
-                str(settings.pg_bindir / "pg_dump"),
-                "--format=custom",
-                f"--snapshot={snapshot}",
-                f"--dbname={settings.database_dsn}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=postgres.subprocess_env(settings),
-        )
-        assert dump.stdout is not None and dump.stderr is not None
-        age = crypto.start_encrypt(recipient, dump.stdout)
-        dump.stdout.close()
-        assert age.stdout is not None and age.stderr is not None
-        dump_err, age_err = _Drain(dump.stderr).start(), _Drain(age.stderr).start()
-        stats_thread, stats = _in_thread(lambda: postgres.table_stats(conn))
-        upload = MultipartUpload(client, settings.s3_bucket, key, settings.upload_concurrency)
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with translate_errors(settings, "uploading the backup"):
-                upload.start()
-                part_size = settings.part_size_mb * 1024 * 1024
-                while chunk := age.stdout.read(part_size):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    upload.add_part(chunk)
-                    if size // PROGRESS_EVERY != (size - len(chunk)) // PROGRESS_EVERY:
-                        log.info("backup_progress", backup_id=backup_id, uploaded_bytes=size)
-                dump_rc, age_rc = dump.wait(), age.wait()
-                if dump_rc != 0:
-                    stats_thread.join()
-                    if stats.error is not None:  # the root cause: it also invalidated pg_dump's snapshot
-                        raise stats.error
-                    raise DatabaseError(f"pg_dump failed (exit {dump_rc}): {postgres.first_line(dump_err.text())}")
-                if age_rc != 0:
-                    raise S3OperationError(f"age encryption failed (exit {age_rc}): {postgres.first_line(age_err.text())}")
-                stats_thread.join()
-                if stats.error is not None:
-                    raise stats.error
-                upload.complete()
-        finally:
-            for proc in (dump, age):
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            upload.close()
-            stats_thread.join(timeout=60)
+        size, sha256, tables = _stream(client, settings, conn, snapshot=snapshot, recipient=recipient, key=key)
         conn.execute("COMMIT")
-    assert stats.value is not None
     manifest = Manifest(
         backup_id=backup_id,
         database=settings.database,
@@ -167,10 +139,10 @@ def _dump_and_upload(client: S3Client, settings: Settings, recipient: str, tier:
         finished_at=datetime.now(UTC),
         object_key=key,
         size=size,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         encryption=f"age {crypto.age_version()}",
         recipient=recipient,
-        tables=[TableEntry.of(t) for t in stats.value],
+        tables=[TableEntry.of(t) for t in tables],
     )
     _publish(client, settings, manifest)
     seconds = (manifest.finished_at - started).total_seconds()
@@ -186,6 +158,64 @@ def _dump_and_upload(client: S3Client, settings: Settings, recipient: str, tier:
         mb_per_s=round(size / 1e6 / seconds, 1) if seconds else None,
     )
     return manifest
+
+
+def _stream(
+    client: S3Client, settings: Settings, conn: psycopg.Connection, *, snapshot: str, recipient: str, key: str
+) -> tuple[int, str, list[postgres.TableStats]]:
+    """pg_dump (in the exported snapshot) | age → SHA-256 → multipart upload, while the same snapshot's
+    per-table row counts and checksums are computed on ``conn``. Returns (size, sha256, table stats)."""
+    dump = subprocess.Popen(
+        [
+            str(settings.pg_bindir / "pg_dump"),
+            "--format=custom",
+            f"--snapshot={snapshot}",
+            f"--dbname={settings.database_dsn}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=postgres.subprocess_env(settings),
+    )
+    if dump.stdout is None or dump.stderr is None:  # pragma: no cover - PIPE always gives streams
+        raise RuntimeError("pg_dump pipes missing")
+    age = crypto.start_encrypt(recipient, dump.stdout)
+    dump.stdout.close()
+    if age.stdout is None or age.stderr is None:  # pragma: no cover
+        raise RuntimeError("age pipes missing")
+    dump_err, age_err = _Drain(dump.stderr).start(), _Drain(age.stderr).start()
+    stats_thread, stats = _in_thread(lambda: postgres.table_stats(conn))
+    upload = MultipartUpload(client, settings.s3_bucket, key, settings.upload_concurrency)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with translate_errors(settings, "uploading the backup"):
+            upload.start()
+            part_size = settings.part_size_mb * 1024 * 1024
+            while chunk := age.stdout.read(part_size):
+                digest.update(chunk)
+                size += len(chunk)
+                upload.add_part(chunk)
+                if size // PROGRESS_EVERY != (size - len(chunk)) // PROGRESS_EVERY:
+                    log.info("backup_progress", key=key, uploaded_bytes=size)
+            dump_rc, age_rc = dump.wait(), age.wait()
+            stats_thread.join()
+            if stats.error is not None:  # also the root cause when pg_dump failed: it invalidates the snapshot
+                raise stats.error
+            if dump_rc != 0:
+                raise DatabaseError(f"pg_dump failed (exit {dump_rc}): {postgres.first_line(dump_err.text())}")
+            if age_rc != 0:
+                raise S3OperationError(f"age encryption failed (exit {age_rc}): {postgres.first_line(age_err.text())}")
+            upload.complete()
+    finally:
+        for proc in (dump, age):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        upload.close()
+        stats_thread.join(timeout=60)
+    if stats.value is None:  # pragma: no cover - join() above guarantees a value or an error
+        raise RuntimeError("table statistics missing")
+    return size, digest.hexdigest(), stats.value
 
 
 def _publish(client: S3Client, settings: Settings, manifest: Manifest) -> None:
@@ -211,7 +241,11 @@ def apply_retention(client: S3Client, settings: Settings, protect: str) -> list[
     if protect not in {m.backup_id for m in catalog.complete}:
         log.error("retention_skipped", reason="the new backup is not listed as complete", backup_id=protect)
         return []
-    keep = {Tier.DAILY: settings.retain_daily, Tier.WEEKLY: settings.retain_weekly, Tier.MONTHLY: settings.retain_monthly}
+    keep = {
+        Tier.DAILY: settings.retain_daily,
+        Tier.WEEKLY: settings.retain_weekly,
+        Tier.MONTHLY: settings.retain_monthly,
+    }
     candidates = [Candidate(m.backup_id, m.tier, m.finished_at) for m in catalog.complete]
     by_id = {m.backup_id: m for m in catalog.complete}
     deleted: list[str] = []

@@ -24,12 +24,19 @@ PROG = "motorcade-backup"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Encrypted PostgreSQL backups to S3, restore and drill.")
-    parser.add_argument("--config", type=Path, help="env file with MOTORCADE_BACKUP_* settings "
-                        "(default /etc/motorcade/backup.env when present); the environment wins")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="env file with MOTORCADE_BACKUP_* settings "
+        "(default /etc/motorcade/backup.env when present); the environment wins",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     backup = sub.add_parser("backup", help="dump, encrypt and upload one backup, then apply retention")
-    backup.add_argument("--tier", choices=[t.value for t in Tier], help="default: monthly on the 1st, "
-                        "weekly on Sundays, daily otherwise")
+    backup.add_argument(
+        "--tier",
+        choices=[t.value for t in Tier],
+        help="default: monthly on the 1st, weekly on Sundays, daily otherwise",
+    )
     listing = sub.add_parser("list", help="list complete backups, newest first")
     listing.add_argument("--json", action="store_true", help="print manifests as JSON")
     rest = sub.add_parser("restore", help="restore a backup into a database")
@@ -51,8 +58,10 @@ def _list(args: argparse.Namespace) -> None:
         return
     print(f"{'BACKUP_ID':<26} {'TIER':<8} {'SIZE_MB':>10} {'TABLES':>6} {'ROWS':>12}  FINISHED_AT")
     for m in catalog.complete:
-        print(f"{m.backup_id:<26} {m.tier.value:<8} {m.size / 1e6:>10.1f} {len(m.tables):>6} {m.total_rows:>12}  "
-              f"{m.finished_at.isoformat(timespec='seconds')}")
+        print(
+            f"{m.backup_id:<26} {m.tier.value:<8} {m.size / 1e6:>10.1f} {len(m.tables):>6} {m.total_rows:>12}  "
+            f"{m.finished_at.isoformat(timespec='seconds')}"
+        )
     for broken in catalog.broken:
         print(f"{broken:<26} BROKEN (manifest without a whole object)")
 
@@ -71,8 +80,16 @@ def _dispatch(args: argparse.Namespace) -> None:
         print(json.dumps({"result": "restore_ok", "backup_id": manifest.backup_id, "target_db": args.target_db}))
     elif args.command == "drill":
         report = run_drill(settings, compare_live=args.compare_live)
-        print(json.dumps({"result": "drill_passed", "backup_id": report.backup_id, "tables": report.tables,
-                          "rows": report.rows}))
+        print(
+            json.dumps(
+                {
+                    "result": "drill_passed",
+                    "backup_id": report.backup_id,
+                    "tables": report.tables,
+                    "rows": report.rows,
+                }
+            )
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,8 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         log.exception("unexpected_error", command=args.command)
         prefix = "DRILL FAILED: " if args.command == "drill" else ""
-        print(f"{PROG}: error: {prefix}unexpected {type(exc).__name__} (a bug; traceback logged as JSON on stdout)",
-              file=sys.stderr)
+        print(
+            f"{PROG}: error: {prefix}unexpected {type(exc).__name__} (a bug; traceback logged as JSON on stdout)",
+            file=sys.stderr,
+        )
         return int(ExitCode.UNEXPECTED)
     return int(ExitCode.OK)
 

@@ -42,7 +42,10 @@ def age_version() -> str:
 def start_encrypt(recipient: str, source: IO[bytes]) -> subprocess.Popen[bytes]:
     """``age --encrypt`` reading ``source`` and writing ciphertext to its stdout pipe."""
     return subprocess.Popen(
-        [AGE, "--encrypt", "--recipient", recipient], stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [AGE, "--encrypt", "--recipient", recipient],
+        stdin=source,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 

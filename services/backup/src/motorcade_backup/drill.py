@@ -29,9 +29,7 @@ class DrillReport:
     problems: list[str] = field(default_factory=list)
 
 
-def compare(
-    expected: dict[str, tuple[int, str]], actual: dict[str, tuple[int, str]], label: str
-) -> list[str]:
+def compare(expected: dict[str, tuple[int, str]], actual: dict[str, tuple[int, str]], label: str) -> list[str]:
     """Human-readable differences between two {table: (rows, checksum)} maps."""
     problems: list[str] = []
     for table in sorted(expected.keys() | actual.keys()):

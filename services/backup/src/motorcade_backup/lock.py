@@ -19,7 +19,7 @@ def backup_lock(lock_dir: Path, database: str) -> Iterator[None]:
         lock_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        if exc.errno == 28:  # noqa: PLR2004 - ENOSPC
+        if exc.errno == 28:
             raise DiskFullError(f"no space left on device for the lock file {path}") from None
         raise ConfigError(f"MOTORCADE_BACKUP_LOCK_DIR: cannot create {path}: {exc.strerror}") from None
     try:

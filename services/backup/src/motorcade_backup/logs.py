@@ -62,22 +62,22 @@ class EventLogger:
     def __init__(self, name: str) -> None:
         self._logger = logging.getLogger(f"{LOGGER_NAME}.{name}")
 
-    def _emit(self, level: int, event: str, fields: dict[str, Any], exc_info: bool = False) -> None:
+    def _emit(self, level: int, event: str, fields: dict[str, object], exc_info: bool = False) -> None:
         self._logger.log(level, event, extra={"fields": fields}, exc_info=exc_info)
 
-    def debug(self, event: str, **fields: Any) -> None:
+    def debug(self, event: str, **fields: object) -> None:
         self._emit(logging.DEBUG, event, fields)
 
-    def info(self, event: str, **fields: Any) -> None:
+    def info(self, event: str, **fields: object) -> None:
         self._emit(logging.INFO, event, fields)
 
-    def warning(self, event: str, **fields: Any) -> None:
+    def warning(self, event: str, **fields: object) -> None:
         self._emit(logging.WARNING, event, fields)
 
-    def error(self, event: str, **fields: Any) -> None:
+    def error(self, event: str, **fields: object) -> None:
         self._emit(logging.ERROR, event, fields)
 
-    def exception(self, event: str, **fields: Any) -> None:
+    def exception(self, event: str, **fields: object) -> None:
         self._emit(logging.ERROR, event, fields, exc_info=True)
 
 

@@ -27,7 +27,7 @@ def tier_for(moment: datetime) -> Tier:
     """The tier of a scheduled backup: monthly on the 1st, weekly on Sundays, daily otherwise."""
     if moment.day == 1:
         return Tier.MONTHLY
-    if moment.weekday() == 6:  # noqa: PLR2004 - Sunday
+    if moment.weekday() == 6:
         return Tier.WEEKLY
     return Tier.DAILY
 

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,10 +61,8 @@ def _pump(body: object, stdin: object, feed: _Feed, stop: threading.Event) -> No
     except (ClientError, BotoCoreError, OSError) as exc:
         feed.error = exc
     finally:
-        try:
+        with suppress(BrokenPipeError):
             stdin.close()  # type: ignore[attr-defined]
-        except BrokenPipeError:
-            pass
 
 
 @contextmanager
@@ -88,7 +86,8 @@ def _download_and_decrypt(client: S3Client, settings: Settings, manifest: Manife
     with translate_errors(settings, f"downloading backup {manifest.backup_id}"):
         body = client.get_object(Bucket=settings.s3_bucket, Key=manifest.object_key)["Body"]
     age = crypto.start_decrypt(settings.encryption_key_file)
-    assert age.stdin is not None and age.stdout is not None and age.stderr is not None
+    if age.stdin is None or age.stdout is None or age.stderr is None:  # pragma: no cover
+        raise RuntimeError("age pipes missing")
     feed = _Feed(digest=hashlib.sha256())
     stop = threading.Event()
     pump = threading.Thread(target=_pump, args=(body, age.stdin, feed, stop), daemon=True)

@@ -18,9 +18,7 @@ class Candidate:
     finished_at: datetime
 
 
-def to_delete(
-    backups: Iterable[Candidate], keep: Mapping[Tier, int], protect: Iterable[str] = ()
-) -> list[Candidate]:
+def to_delete(backups: Iterable[Candidate], keep: Mapping[Tier, int], protect: Iterable[str] = ()) -> list[Candidate]:
     """Backups beyond the newest ``keep[tier]`` of their tier, oldest first.
 
     Never returned: a protected id (the backup just verified), the newest backup overall, and — whatever the

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     part_size_mb: int = Field(default=32, ge=5, le=1024)
     upload_concurrency: int = Field(default=3, ge=1, le=16)
     restore_jobs: int = Field(default=2, ge=1, le=16)
-    work_dir: Path = Path("/var/tmp")
+    work_dir: Path = Path("/var/tmp")  # noqa: S108 - a private mkdtemp() dir is created inside
     lock_dir: Path = Path("/run/lock")
     log_level: str = "INFO"
 
