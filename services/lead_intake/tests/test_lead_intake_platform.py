@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 from lead_intake_helpers import auth, lead_body
-from motorcade_service_testing import ContractCluster, captured_log_lines, live_server
+from motorcade_service_testing import ContractCluster, free_port, live_server, service_process
 from pydantic import ValidationError
 
 from lead_intake.app import create_app
@@ -92,20 +93,22 @@ def test_secret_read_from_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         Settings()
 
 
-def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        "PATH": os.environ["PATH"],
+def _env(settings: Settings) -> dict[str, str]:
+    return {
         "LEAD_INTAKE_ENVIRONMENT": "production",
         "LEAD_INTAKE_DB_HOST": settings.db_host,
         "LEAD_INTAKE_DB_PORT": str(settings.db_port),
         "LEAD_INTAKE_DB_PASSWORD": settings.db_password.get_secret_value(),
         "LEAD_INTAKE_MIGRATION_DB_PASSWORD": settings.migration_db_password.get_secret_value(),
     }
+
+
+def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lead_intake", *args],
         capture_output=True,
         text=True,
-        env=base | env,
+        env={"PATH": os.environ["PATH"]} | _env(settings) | env,
         check=False,
         timeout=60,
     )
@@ -128,8 +131,9 @@ def test_cli_refuses_placeholder_in_one_line(settings: Settings) -> None:
     assert result.stderr.strip().count("\n") == 0 and "placeholder" in result.stderr
 
 
-def test_log_lines_carry_no_personal_data(client: httpx.Client, staff_key: str) -> None:
-    """Submitting, failing validation, retrying, listing, reading and moving a lead logs JSON lines without its data."""
+def test_log_lines_carry_no_personal_data(settings: Settings, staff_key: str) -> None:
+    """The real `serve` process, at DEBUG, logs JSON lines without a lead's data through submit, retry, bad input,
+    list, read and status change."""
     marker = uuid.uuid4().hex[:10]
     personal = {
         "name": f"Zed Privacy{marker}",
@@ -138,25 +142,31 @@ def test_log_lines_carry_no_personal_data(client: httpx.Client, staff_key: str) 
         "message": f"secret note {marker}",
         "service": f"limousine {marker}",
     }
-    with captured_log_lines(JsonFormatter("lead_intake")) as lines:
+    env = _env(settings) | {
+        "LEAD_INTAKE_HOST": "127.0.0.1",
+        "LEAD_INTAKE_PORT": str(free_port()),
+        "LEAD_INTAKE_LOG_LEVEL": "DEBUG",
+    }
+    with service_process("lead_intake", env) as service, httpx.Client(base_url=service.base_url) as client:
         key = {"Idempotency-Key": f"idem-{marker}"}
         lead_id = client.post("/leads", json=lead_body(**personal), headers=key).json()["id"]
         client.post("/leads", json=lead_body(**personal), headers=key)
         client.post("/leads", json=lead_body(**(personal | {"email": f"bad {marker}"})))
-        client.get("/leads", params={"source": "website"}, headers=auth(staff_key))
+        client.get("/leads", params={"source": "website", "cursor": marker}, headers=auth(staff_key))
         client.get(f"/leads/{lead_id}", headers=auth(staff_key))
         client.post(
             f"/leads/{lead_id}/status",
             json={"status": "contacted", "note": f"called {marker}"},
             headers=auth(staff_key),
         )
-    assert any('"event": "lead_created"' in line for line in lines)
-    assert any('"route": "/leads/{lead_id}/status"' in line for line in lines)
+        lines = service.stop()
+    assert any('"event": "lead_created"' in line for line in lines), lines
+    assert any('"route": "/leads/{lead_id}/status"' in line for line in lines), lines
     text = "\n".join(lines)
-    for value in [*personal.values(), "79 555", "+41795551234", marker]:
+    for value in [marker, "79 555", "+41795551234"]:
         assert value not in text, f"{value!r} leaked into the logs"
     for line in lines:
-        assert line.startswith("{") and line.endswith("}")
+        assert json.loads(line)["service"] == "lead_intake"
 
 
 def test_unexpected_error_logs_type_not_message() -> None:

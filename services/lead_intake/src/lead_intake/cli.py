@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             uvicorn.run(
                 "lead_intake.app:main_app",
                 factory=True,
-                host="0.0.0.0",  # noqa: S104 (inside its container; only the proxy publishes a port)
+                host=settings.host,
                 port=settings.port,
                 workers=settings.workers,
                 proxy_headers=True,

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
 
@@ -36,18 +36,40 @@ def _phone(value: str) -> str:
     return ("+" if value.startswith("+") else "") + digits
 
 
+def _raw_length(limit: int) -> BeforeValidator:
+    """Enforce the schema's maxLength on the text as sent, before whitespace is stripped."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueError(f"at most {limit} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    _raw_length(200),
+    AfterValidator(_single_line),
 ]
 ServiceName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(_single_line)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    _raw_length(120),
+    AfterValidator(_single_line),
 ]
-Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(_multi_line)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), AfterValidator(_multi_line)]
+Message = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=5000), _raw_length(5000), AfterValidator(_multi_line)
+]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=1000), _raw_length(1000), AfterValidator(_multi_line)
+]
 Phone = Annotated[
     str,
     Field(examples=["+41 44 668 18 00"]),
     StringConstraints(strip_whitespace=True, max_length=32),
+    _raw_length(32),
     AfterValidator(_phone),
 ]
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$"), Field(examples=["website"])]

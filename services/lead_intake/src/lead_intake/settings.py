@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     db_connect_timeout: int = Field(default=5, ge=1)
     migration_db_user: str = "motorcade_owner"
     migration_db_password: SecretStr = SecretStr("")
+    host: str = "0.0.0.0"  # noqa: S104 (inside its container; only the proxy publishes a port)
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=32)
     forwarded_allow_ips: str = "127.0.0.1"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,3 +36,61 @@ def live_server(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class ServiceProcess:
+    """A service started as in its container (``python -m <module> serve``); its stdout lines are kept."""
+
+    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def stop(self) -> list[str]:
+        """Stop the service (SIGTERM, like podman stop) and return every line it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5)
+        return self.lines
+
+
+@contextmanager
+def service_process(module: str, env: dict[str, str], *, startup_timeout: float = 60.0) -> Iterator[ServiceProcess]:
+    """Run ``python -m module serve`` with ``env`` (which must set the service's port) until /healthz answers."""
+    port = next(value for key, value in env.items() if key.endswith("_PORT") and "_DB_" not in key)
+    process = subprocess.Popen(  # noqa: S603 (our own module, our own interpreter)
+        [sys.executable, "-m", module, "serve"],
+        env={"PATH": os.environ["PATH"], **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    service = ServiceProcess(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + startup_timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{module} exited early: {' | '.join(service.lines[-5:])}")
+            try:
+                with urllib.request.urlopen(f"{service.base_url}/healthz", timeout=1) as response:  # noqa: S310 (http)
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{module} did not answer /healthz within {startup_timeout} s") from None
+                time.sleep(0.1)
+        yield service
+    finally:
+        service.stop()

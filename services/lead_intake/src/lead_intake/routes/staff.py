@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from lead_intake.auth import Principal, require_scopes
 from lead_intake.db import ConnectionDep
@@ -21,27 +21,26 @@ router = APIRouter(tags=["staff"], responses={**AUTH_RESPONSES, **VALIDATION_RES
 log = logging.getLogger("lead_intake.staff")
 
 
+class LeadFilters(BaseModel):
+    """Query parameters of the lead list; unknown ones are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: LeadStatus | None = None
+    source: Source | None = None
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    cursor: Annotated[str | None, Field(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
 @router.get("/leads", response_model=LeadPage)
 async def list_all(
     conn: ConnectionDep,
     principal: Annotated[Principal, require_scopes("leads:read")],
-    status: LeadStatus | None = None,
-    source: Annotated[Source | None, Query()] = None,
-    created_after: AwareDatetime | None = None,
-    created_before: AwareDatetime | None = None,
-    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    filters: Annotated[LeadFilters, Query()],
 ) -> LeadPage:
     """Leads newest first, filtered; follow `next_cursor` for more."""
-    rows, next_cursor = await list_leads(
-        conn,
-        status=status,
-        source=source,
-        created_after=created_after,
-        created_before=created_before,
-        cursor=cursor,
-        limit=limit,
-    )
+    rows, next_cursor = await list_leads(conn, **filters.model_dump())
     return LeadPage(items=[LeadPublic.model_validate(lead_out(r)) for r in rows], next_cursor=next_cursor)
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from people.cli import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""Error bodies and handlers: every error is JSON with a one-line ``detail``; validation errors list each field."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from people.logs import log_event
+
+log = logging.getLogger("people.errors")
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    detail: str
+    errors: list[FieldError]
+
+
+def _response(description: str, model: type[BaseModel] = ErrorBody) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: _response("Invalid input; `errors` names each field.", ValidationErrorBody)
+}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _response("Missing, invalid or revoked credentials."),
+    403: _response("The credentials lack a required scope."),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _response("No such resource.")}
+UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {400: _response("The body could not be decoded, or was rejected.")}
+BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {413: _response("The request body is larger than allowed.")}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = [
+        FieldError(
+            field=_field_name(tuple(err.get("loc", ()))), message=_message(err), type=str(err.get("type", "invalid"))
+        )
+        for err in exc.errors()
+    ]
+    log_event(log, "request_invalid", level=logging.INFO, fields=sorted({e.field for e in errors}))
+    summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:3])
+    body = ValidationErrorBody(detail=f"invalid input: {summary}", errors=errors)
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected_error", exc_info=exc, extra={"fields": {"request_id": request.scope.get("request_id")}})
+    return JSONResponse({"detail": "internal error; the request was not applied"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, unexpected_error_handler)
