@@ -29,14 +29,21 @@ class Project:
     def motorcade(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "motorcade.cli.main", "--runbook", str(self.root / "runbook.yaml"), *args],
-            capture_output=True, text=True, timeout=timeout, cwd=self.root, check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+            check=False,
             env={**os.environ, "COLUMNS": "200"},
         )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "motorcade.cli.main", "--runbook", str(self.root / "runbook.yaml"), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.root,
         )
 
 

@@ -28,8 +28,9 @@ class VerifyResult:
 def verify_step(conductor: Conductor, step: Step) -> VerifyResult:
     """Run only the step's checks; recorded as a `verify` run (it does not change completeness)."""
     run_id = new_run_id(conductor.env_name, step.id)
-    conductor.ledger.start_run(run_id, conductor.env_name, step.id, "verify", conductor.operator,
-                               git_commit(conductor.runbook.root))
+    conductor.ledger.start_run(
+        run_id, conductor.env_name, step.id, "verify", conductor.operator, git_commit(conductor.runbook.root)
+    )
     results: list[dict[str, object]] = []
     error: str | None = None
     try:
@@ -39,8 +40,9 @@ def verify_step(conductor: Conductor, step: Step) -> VerifyResult:
     except MotorcadeError as exc:
         error = conductor.redact(str(exc))
         conductor.ledger.record_gate(run_id, "verify", "failed", error)
-    conductor.ledger.finish_run(run_id, "passed" if error is None else "failed",
-                                None if error is None else "verify", error, None)
+    conductor.ledger.finish_run(
+        run_id, "passed" if error is None else "failed", None if error is None else "verify", error, None
+    )
     return VerifyResult(run_id, results, error)
 
 
@@ -63,8 +65,14 @@ def drift(conductor: Conductor) -> list[Drift]:
             found.append(Drift(step.id, note="LOCKED: not rerun, not even in check mode"))
             continue
         run_dir = conductor.workspace.state_dir / "drift" / new_run_id(conductor.env_name, step.id)
-        recap = run_playbook(conductor.runbook.playbook_path(step), conductor.target(), run_dir, check=True, diff=True,
-                             progress=conductor.reporter.task)
+        recap = run_playbook(
+            conductor.runbook.playbook_path(step),
+            conductor.target(),
+            run_dir,
+            check=True,
+            diff=True,
+            progress=conductor.reporter.task,
+        )
         entry = Drift(step.id, list(recap.changed))
         if not recap.passed:
             entry.note = "check mode failed: " + recap.why()
@@ -86,11 +94,20 @@ def restore(conductor: Conductor, backup_id: str) -> list[str]:
     except MotorcadeError as exc:
         error = exc
     finally:
-        journal.append(conductor.workspace.deployments_dir, journal.Entry(
-            run_id=run_id, env=conductor.env_name, step=step_id, action=f"restore {backup_id}", outcome=outcome,
-            operator=conductor.operator, git_commit=git_commit(conductor.runbook.root),
-            gates=[("restore", outcome, conductor.redact(str(error)) if error else "; ".join(lines))],
-        ), datetime.now(UTC))
+        journal.append(
+            conductor.workspace.deployments_dir,
+            journal.Entry(
+                run_id=run_id,
+                env=conductor.env_name,
+                step=step_id,
+                action=f"restore {backup_id}",
+                outcome=outcome,
+                operator=conductor.operator,
+                git_commit=git_commit(conductor.runbook.root),
+                gates=[("restore", outcome, conductor.redact(str(error)) if error else "; ".join(lines))],
+            ),
+            datetime.now(UTC),
+        )
         conductor.ledger.release(conductor.env_name)
         del holder
     if error is not None:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,8 +32,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _run(argv: list[str], *, stdout: Any = subprocess.PIPE, stdin: Any = None, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, stdout=stdout, stdin=stdin, stderr=subprocess.PIPE, text=True, timeout=timeout, check=False)
+def _run(
+    argv: list[str], *, stdout: Any = subprocess.PIPE, stdin: Any = None, timeout: float = 3600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, stdout=stdout, stdin=stdin, stderr=subprocess.PIPE, text=True, timeout=timeout, check=False
+    )
 
 
 def _psql(container: str | None, user: str, database: str, query: str) -> subprocess.CompletedProcess[str]:
@@ -40,6 +45,18 @@ def _psql(container: str | None, user: str, database: str, query: str) -> subpro
     if container:
         return _run(["podman", "exec", container, *base], timeout=60)
     return _run(["runuser", "-u", user, "--", *base[:6], *base[8:]], timeout=60)
+
+
+def _literal(name: str) -> str:
+    """A database name as an SQL string literal; names are identifiers, anything else is refused."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"invalid database name {name!r}")
+    return f"'{name}'"
+
+
+def _pg_exists(container: str | None, user: str, database: str) -> bool:
+    query = f"SELECT 1 FROM pg_database WHERE datname = {_literal(database)}"  # noqa: S608 - identifier checked
+    return _psql(container, user, "postgres", query).stdout.strip() == "1"
 
 
 def _container_running(name: str) -> bool:
@@ -59,8 +76,21 @@ def backup(spec: dict[str, Any]) -> dict[str, Any]:
         item: dict[str, Any] = {"kind": "path", "source": source}
         if os.path.lexists(source):
             target = folder / f"path-{index}.tar.gz"
-            proc = _run(["tar", "--create", "--gzip", "--numeric-owner", "--xattrs", "--acls", "--file", str(target),
-                         "--directory", "/", source.lstrip("/")])
+            proc = _run(
+                [
+                    "tar",
+                    "--create",
+                    "--gzip",
+                    "--numeric-owner",
+                    "--xattrs",
+                    "--acls",
+                    "--file",
+                    str(target),
+                    "--directory",
+                    "/",
+                    source.lstrip("/"),
+                ]
+            )
             if proc.returncode != 0:
                 raise RuntimeError(f"tar of {source} failed: {proc.stderr.strip()}")
             item.update(present=True, file=target.name)
@@ -68,30 +98,52 @@ def backup(spec: dict[str, Any]) -> dict[str, Any]:
             item["present"] = False
         items.append(item)
     for index, db in enumerate(spec.get("postgres", [])):
-        item = {"kind": "postgres", "source": db["database"], "container": db.get("container"), "user": db.get("user", "postgres")}
+        item = {
+            "kind": "postgres",
+            "source": db["database"],
+            "container": db.get("container"),
+            "user": db.get("user", "postgres"),
+        }
         container = db.get("container")
-        exists = (not container or _container_running(container)) and _psql(
-            container, item["user"], "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{db['database']}'"
-        ).stdout.strip() == "1"
+        exists = (not container or _container_running(container)) and _pg_exists(
+            container, item["user"], db["database"]
+        )
         if exists:
             target = folder / f"postgres-{index}.dump"
             argv = ["pg_dump", "--format=custom", "-U", item["user"], db["database"]]
-            argv = ["podman", "exec", container, *argv] if container else ["runuser", "-u", item["user"], "--", *argv[:2], argv[-1]]
+            argv = (
+                ["podman", "exec", container, *argv]
+                if container
+                else ["runuser", "-u", item["user"], "--", *argv[:2], argv[-1]]
+            )
             with target.open("wb") as out:
-                proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, check=False, timeout=3600)
-            if proc.returncode != 0:
-                raise RuntimeError(f"pg_dump of {db['database']} failed: {proc.stderr.decode(errors='replace').strip()}")
+                dump = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, check=False, timeout=3600)
+            if dump.returncode != 0:
+                raise RuntimeError(
+                    f"pg_dump of {db['database']} failed: {dump.stderr.decode(errors='replace').strip()}"
+                )
             item.update(present=True, file=target.name)
         else:
             item["present"] = False
         items.append(item)
     for index, db in enumerate(spec.get("mysql", [])):
         item = {"kind": "mysql", "source": db["database"]}
-        probe = _run(["mysql", "-N", "-s", "-e", f"SELECT 1 FROM information_schema.schemata WHERE schema_name = '{db['database']}'"])
+        probe = _run(
+            [
+                "mysql",
+                "-N",
+                "-s",
+                "-e",
+                f"SELECT 1 FROM information_schema.schemata WHERE schema_name = {_literal(db['database'])}",  # noqa: S608
+            ]
+        )
         if probe.returncode == 0 and probe.stdout.strip() == "1":
             target = folder / f"mysql-{index}.sql"
             with target.open("w") as out:
-                proc = _run(["mysqldump", "--single-transaction", "--routines", "--triggers", "--databases", db["database"]], stdout=out)
+                proc = _run(
+                    ["mysqldump", "--single-transaction", "--routines", "--triggers", "--databases", db["database"]],
+                    stdout=out,
+                )
             if proc.returncode != 0:
                 raise RuntimeError(f"mysqldump of {db['database']} failed: {proc.stderr.strip()}")
             item.update(present=True, file=target.name)
@@ -113,8 +165,13 @@ def backup(spec: dict[str, Any]) -> dict[str, Any]:
         if item.get("file"):
             path = folder / item["file"]
             item.update(sha256=sha256_of(path), size=path.stat().st_size)
-    manifest = {"id": spec["id"], "host": socket.gethostname(), "location": str(folder),
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "items": items}
+    manifest = {
+        "id": spec["id"],
+        "host": socket.gethostname(),
+        "location": str(folder),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "items": items,
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
@@ -128,7 +185,9 @@ def restore(spec: dict[str, Any]) -> dict[str, Any]:
     manifest = json.loads(manifest_path.read_text())
     for item in manifest["items"]:
         if item.get("file") and sha256_of(folder / item["file"]) != item["sha256"]:
-            raise RuntimeError(f"checksum mismatch for {folder / item['file']}: the backup is damaged, nothing restored")
+            raise RuntimeError(
+                f"checksum mismatch for {folder / item['file']}: the backup is damaged, nothing restored"
+            )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     restored: list[str] = []
     for item in manifest["items"]:
@@ -136,25 +195,52 @@ def restore(spec: dict[str, Any]) -> dict[str, Any]:
         if kind == "path":
             if os.path.lexists(source):
                 aside = f"{source}.motorcade-pre-restore-{stamp}"
-                os.rename(source, aside)
+                Path(source).rename(aside)
                 restored.append(f"moved current {source} to {aside}")
             if item["present"]:
-                proc = _run(["tar", "--extract", "--gzip", "--numeric-owner", "--xattrs", "--acls", "--same-permissions",
-                             "--file", str(folder / item["file"]), "--directory", "/"])
+                proc = _run(
+                    [
+                        "tar",
+                        "--extract",
+                        "--gzip",
+                        "--numeric-owner",
+                        "--xattrs",
+                        "--acls",
+                        "--same-permissions",
+                        "--file",
+                        str(folder / item["file"]),
+                        "--directory",
+                        "/",
+                    ]
+                )
                 if proc.returncode != 0:
                     raise RuntimeError(f"untar of {source} failed: {proc.stderr.strip()}")
                 restored.append(f"restored {source}")
         elif kind == "postgres" and item["present"]:
             container, user = item.get("container"), item.get("user", "postgres")
-            exists = _psql(container, user, "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{source}'").stdout.strip() == "1"
+            exists = _pg_exists(container, user, source)
             if not exists:
                 _psql(container, user, "postgres", f'CREATE DATABASE "{source}"')
-            argv = ["pg_restore", "--clean", "--if-exists", "--exit-on-error", "--single-transaction", "-U", user, "-d", source]
-            argv = ["podman", "exec", "-i", container, *argv] if container else ["runuser", "-u", user, "--", *argv[:5], *argv[7:]]
+            argv = [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--exit-on-error",
+                "--single-transaction",
+                "-U",
+                user,
+                "-d",
+                source,
+            ]
+            argv = (
+                ["podman", "exec", "-i", container, *argv]
+                if container
+                else ["runuser", "-u", user, "--", *argv[:5], *argv[7:]]
+            )
             with (folder / item["file"]).open("rb") as handle:
-                proc = subprocess.run(argv, stdin=handle, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False, timeout=3600)
-            if proc.returncode != 0:
-                raise RuntimeError(f"pg_restore of {source} failed: {proc.stderr.decode(errors='replace').strip()}")
+                loaded = subprocess.run(argv, stdin=handle, capture_output=True, check=False, timeout=3600)
+            if loaded.returncode != 0:
+                raise RuntimeError(f"pg_restore of {source} failed: {loaded.stderr.decode(errors='replace').strip()}")
             restored.append(f"restored PostgreSQL database {source}")
         elif kind == "mysql" and item["present"]:
             with (folder / item["file"]).open() as handle:
@@ -194,9 +280,11 @@ def _http(spec: dict[str, Any]) -> tuple[bool, str]:
     if not spec.get("validate_certs", True):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    request = urllib.request.Request(spec["url"], headers={"User-Agent": "motorcade-verify"})
+    if not str(spec["url"]).startswith(("http://", "https://")):
+        return False, f"{spec['url']} is not an http(s) URL"
+    request = urllib.request.Request(spec["url"], headers={"User-Agent": "motorcade-verify"})  # noqa: S310 - checked
     try:
-        with urllib.request.urlopen(request, timeout=15, context=context) as response:  # noqa: S310 - URLs come from runbook.yaml
+        with urllib.request.urlopen(request, timeout=15, context=context) as response:  # noqa: S310 - checked above
             status, body = response.status, response.read(1 << 20).decode(errors="replace")
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read(1 << 20).decode(errors="replace")
@@ -258,7 +346,9 @@ def _sql(spec: dict[str, Any]) -> tuple[bool, str]:
     if proc.returncode != 0:
         return False, f"query failed: {proc.stderr.strip()[:300]}"
     got = proc.stdout.strip()
-    return got == spec["expect"], f"query returned {got[:200]!r}" + ("" if got == spec["expect"] else f", expected {spec['expect']!r}")
+    return got == spec["expect"], f"query returned {got[:200]!r}" + (
+        "" if got == spec["expect"] else f", expected {spec['expect']!r}"
+    )
 
 
 def _container(spec: dict[str, Any]) -> tuple[bool, str]:
@@ -288,8 +378,15 @@ def _unit(spec: dict[str, Any]) -> tuple[bool, str]:
     return ok, f"unit {name}: " + (", ".join(found) or "exists")
 
 
-_CHECKS = {"http": _http, "tcp": _tcp, "file": _file, "command": _command, "sql": _sql,
-           "container": _container, "unit": _unit}
+_CHECKS = {
+    "http": _http,
+    "tcp": _tcp,
+    "file": _file,
+    "command": _command,
+    "sql": _sql,
+    "container": _container,
+    "unit": _unit,
+}
 
 
 def verify(spec: dict[str, Any]) -> dict[str, Any]:

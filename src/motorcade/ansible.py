@@ -37,8 +37,10 @@ class HostStats:
     ignored: int = 0
 
     def line(self, host: str) -> str:
-        return (f"{host} ok={self.ok} changed={self.changed} failed={self.failures} "
-                f"unreachable={self.unreachable} skipped={self.skipped}")
+        return (
+            f"{host} ok={self.ok} changed={self.changed} failed={self.failures} "
+            f"unreachable={self.unreachable} skipped={self.skipped}"
+        )
 
 
 @dataclass
@@ -57,8 +59,14 @@ class Recap:
 
     @property
     def passed(self) -> bool:
-        return (self.status == "successful" and self.rc == 0 and self.stats is not None
-                and not self.failed and not self.unreachable and self.failures == 0)
+        return (
+            self.status == "successful"
+            and self.rc == 0
+            and self.stats is not None
+            and not self.failed
+            and not self.unreachable
+            and self.failures == 0
+        )
 
     @property
     def failures(self) -> int:
@@ -199,8 +207,14 @@ def run_playbook(
     stats = result.stats
     if stats:
         hosts: dict[str, HostStats] = {}
-        for key, attr in (("ok", "ok"), ("changed", "changed"), ("failures", "failures"), ("dark", "unreachable"),
-                          ("skipped", "skipped"), ("ignored", "ignored")):
+        for key, attr in (
+            ("ok", "ok"),
+            ("changed", "changed"),
+            ("failures", "failures"),
+            ("dark", "unreachable"),
+            ("skipped", "skipped"),
+            ("ignored", "ignored"),
+        ):
             for host, count in (stats.get(key) or {}).items():
                 setattr(hosts.setdefault(host, HostStats()), attr, int(count))
         for host in stats.get("processed") or {}:
@@ -225,7 +239,11 @@ class Inventory:
         found: list[str] = []
         for part in pattern.replace(",", ":").split(":"):
             part = part.strip()
-            names = sorted(self.hostvars) if part == "all" else self.groups.get(part, [part] if part in self.hostvars else [])
+            names = (
+                sorted(self.hostvars)
+                if part == "all"
+                else self.groups.get(part, [part] if part in self.hostvars else [])
+            )
             found += [name for name in names if name not in found]
         return found
 

@@ -53,14 +53,17 @@ def new_run_id(env: str, step: str) -> str:
     return f"{env}-{step}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
-def plan(conductor: Conductor, step_ids: list[str] | None = None, *, through: str | None = None,
-         next_only: bool = False) -> list[Step]:
+def plan(
+    conductor: Conductor, step_ids: list[str] | None = None, *, through: str | None = None, next_only: bool = False
+) -> list[Step]:
     """The steps an apply will take: named ones, the next one, or every incomplete one through a step."""
     runbook = conductor.runbook
     if next_only:
         status = next_step(step_statuses(conductor))
         if status is None:
-            raise PreflightError(f"nothing to apply next in {conductor.env_name}: see `motorcade plan {conductor.env_name}`")
+            raise PreflightError(
+                f"nothing to apply next in {conductor.env_name}: see `motorcade plan {conductor.env_name}`"
+            )
         return [status.step]
     if through is not None:
         statuses = {s.step.id: s for s in step_statuses(conductor)}
@@ -68,8 +71,9 @@ def plan(conductor: Conductor, step_ids: list[str] | None = None, *, through: st
     return [runbook.step(s) for s in step_ids or []]
 
 
-def apply(conductor: Conductor, steps: list[Step], *, override: str | None = None,
-          command: str = "motorcade apply") -> list[StepResult]:
+def apply(
+    conductor: Conductor, steps: list[Step], *, override: str | None = None, command: str = "motorcade apply"
+) -> list[StepResult]:
     """Apply `steps` in order under the environment's lock; stops at the first step that fails."""
     ledger = conductor.ledger
     holder = ledger.acquire(conductor.env_name, conductor.operator, command)
@@ -85,8 +89,9 @@ def apply(conductor: Conductor, steps: list[Step], *, override: str | None = Non
     return results
 
 
-def apply_step(conductor: Conductor, step: Step, *, override: str | None = None,
-               lock_detail: str = "held") -> StepResult:
+def apply_step(
+    conductor: Conductor, step: Step, *, override: str | None = None, lock_detail: str = "held"
+) -> StepResult:
     """Take one step through every stage; the caller holds the environment's lock."""
     env, ledger, reporter = conductor.env_name, conductor.ledger, conductor.reporter
     run_id = new_run_id(env, step.id)
@@ -126,8 +131,9 @@ def apply_step(conductor: Conductor, step: Step, *, override: str | None = None,
                 passed(stage, "step does not touch state", status="skipped")
             stage = Stage.RUN
             reporter.stage(step.id, stage, "started", step.playbook or "")
-            recap = run_playbook(conductor.runbook.playbook_path(step), conductor.target(), run_dir / "run",
-                                 progress=reporter.task)
+            recap = run_playbook(
+                conductor.runbook.playbook_path(step), conductor.target(), run_dir / "run", progress=reporter.task
+            )
             result.recap = recap
             if not recap.passed:
                 raise GateFailedError("run", recap.why() + f" — {recap.line()}")
@@ -163,19 +169,28 @@ def apply_step(conductor: Conductor, step: Step, *, override: str | None = None,
 
 def _idempotence(conductor: Conductor, step: Step, run_dir: Any) -> tuple[str, dict[str, Any]]:
     check = conductor.env.idempotence == "check"
-    recap = run_playbook(conductor.runbook.playbook_path(step), conductor.target(), run_dir / "idempotence",
-                         check=check, diff=check, progress=conductor.reporter.task)
+    recap = run_playbook(
+        conductor.runbook.playbook_path(step),
+        conductor.target(),
+        run_dir / "idempotence",
+        check=check,
+        diff=check,
+        progress=conductor.reporter.task,
+    )
     if not recap.passed:
         raise GateFailedError("idempotence", "the second run failed: " + recap.why())
     if recap.changed:
         names = sorted({f"{e.task} ({e.host})" for e in recap.changed})
-        raise GateFailedError("idempotence", f"{len(recap.changed)} task(s) changed on the second run: " + "; ".join(names))
+        raise GateFailedError(
+            "idempotence", f"{len(recap.changed)} task(s) changed on the second run: " + "; ".join(names)
+        )
     how = "check mode" if check else "second converge"
     return f"{how}: changed=0", {"mode": how, "recap": recap.line()}
 
 
 def _locked_checkpoint(conductor: Conductor, step: Step, run_id: str, today: str, result: StepResult) -> str:
-    assert step.locked is not None
+    if step.locked is None:
+        raise ValueError(f"{step.id} is not a LOCKED step")
     evidence = {
         "run": run_id,
         "commit": git_commit(conductor.runbook.root),
@@ -183,34 +198,54 @@ def _locked_checkpoint(conductor: Conductor, step: Step, run_id: str, today: str
         "checks": (result.gate(Stage.VERIFY) or GateResult(Stage.VERIFY, "", "")).data.get("results", []),
     }
     lock = step.locked
-    summary = (f"# Checkpoint {step.id} ({conductor.env_name}, {today})\n\n"
-               f"- Status: **{lock.reason}**\n- Run: `{run_id}`\n"
-               f"- Root cause resolved: {lock.root_cause}\n- Verified: {', '.join(lock.verified)}\n"
-               f"- Proceed next to: `{lock.proceed_next}`\n\nEvidence: `checkpoint.yaml` beside this file.\n")
-    folder = checkpoints.write(conductor.workspace.checkpoints_dir, step.id, conductor.env_name, today,
-                               _redact_data(conductor, evidence), conductor.redact(summary))
+    summary = (
+        f"# Checkpoint {step.id} ({conductor.env_name}, {today})\n\n"
+        f"- Status: **{lock.reason}**\n- Run: `{run_id}`\n"
+        f"- Root cause resolved: {lock.root_cause}\n- Verified: {', '.join(lock.verified)}\n"
+        f"- Proceed next to: `{lock.proceed_next}`\n\nEvidence: `checkpoint.yaml` beside this file.\n"
+    )
+    folder = checkpoints.write(
+        conductor.workspace.checkpoints_dir,
+        step.id,
+        conductor.env_name,
+        today,
+        _redact_data(conductor, evidence),
+        conductor.redact(summary),
+    )
     return str(folder)
 
 
 def _phase_checkpoint(conductor: Conductor, step: Step, run_id: str, today: str) -> None:
     statuses = {s.step.id: s for s in step_statuses(conductor)}
-    evidence = {"run": run_id, "steps": {r: {"run": statuses[r].run.id if statuses[r].run else None,
-                                             "detail": statuses[r].detail} for r in step.requires}}
+    evidence = {
+        "run": run_id,
+        "steps": {
+            r: {"run": getattr(statuses[r].run, "id", None), "detail": statuses[r].detail}
+            for r in step.requires
+        },
+    }
     phase = conductor.runbook.phase_of(step.id)
     summary = f"# Checkpoint {phase.title} ({conductor.env_name}, {today})\n\n" + "".join(
-        f"- {r}: {statuses[r].detail}\n" for r in step.requires)
+        f"- {r}: {statuses[r].detail}\n" for r in step.requires
+    )
     checkpoints.write(conductor.workspace.checkpoints_dir, step.id, conductor.env_name, today, evidence, summary)
 
 
-def _log_and_record(conductor: Conductor, step: Step, run_id: str, commit: str | None, override: str | None,
-                    result: StepResult) -> None:
+def _log_and_record(
+    conductor: Conductor, step: Step, run_id: str, commit: str | None, override: str | None, result: StepResult
+) -> None:
     """The log and record stages: always run, whatever happened before."""
     backup = result.gate(Stage.BACKUP)
     pins = (result.gate(Stage.PIN) or GateResult(Stage.PIN, "", "")).data.get("pins", {})
     outcome = "passed" if result.passed else "failed"
     entry = journal.Entry(
-        run_id=run_id, env=conductor.env_name, step=step.id, action="apply", outcome=outcome,
-        operator=conductor.operator, git_commit=commit,
+        run_id=run_id,
+        env=conductor.env_name,
+        step=step.id,
+        action="apply",
+        outcome=outcome,
+        operator=conductor.operator,
+        git_commit=commit,
         recap=result.recap.line() if result.recap is not None else None,
         gates=[(g.stage.gate, g.status, g.detail) for g in result.gates],
         backup_id=backup.data.get("backup_id") if backup else None,
@@ -231,8 +266,9 @@ def _log_and_record(conductor: Conductor, step: Step, run_id: str, commit: str |
         conductor.reporter.stage(step.id, Stage.LOG, "failed", str(exc))
     status = "passed" if result.passed else "failed"
     message = conductor.redact(str(result.error)) if result.error else None
-    conductor.ledger.finish_run(run_id, status, result.failed_gate, message,
-                                backup.data.get("backup_id") if backup else None)
+    conductor.ledger.finish_run(
+        run_id, status, result.failed_gate, message, backup.data.get("backup_id") if backup else None
+    )
     conductor.reporter.stage(step.id, Stage.RECORD, status, f"run {run_id}")
 
 

@@ -11,7 +11,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from motorcade.ansible import Inventory, TaskEvent, Target, read_inventory
+from motorcade.ansible import Inventory, Target, TaskEvent, read_inventory
 from motorcade.errors import PreflightError
 from motorcade.ledger import Ledger
 from motorcade.runbook import Runbook
@@ -71,12 +71,22 @@ def operator_name() -> str:
 def git_commit(root: Path) -> str | None:
     """The repository's commit, with `-dirty` when the work tree has changes; None outside git."""
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, check=False, timeout=10)
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=False, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -96,8 +106,9 @@ class Conductor:
     _secrets: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
-    def open(cls, runbook: Runbook, env_name: str, workspace: Path | None = None,
-             reporter: Reporter | None = None) -> Conductor:
+    def open(
+        cls, runbook: Runbook, env_name: str, workspace: Path | None = None, reporter: Reporter | None = None
+    ) -> Conductor:
         """The conductor for `env_name`; the workspace defaults to the environment's own."""
         env = runbook.environment(env_name)
         root = workspace if workspace is not None else runbook.resolve(env.workspace)
@@ -149,8 +160,12 @@ class Conductor:
                     hint = " (run `motorcade lab up`)" if self.env_name == "lab" else ""
                     raise PreflightError(f"inventory source {source} for {self.env_name} does not exist{hint}")
             self._inventory = read_inventory(self.target())
-            values = {str(v) for hv in self._inventory.hostvars.values() for k, v in hv.items()
-                      if k.startswith("vault_") and v not in (None, "") and len(str(v)) >= 4}
+            values = {
+                str(v)
+                for hv in self._inventory.hostvars.values()
+                for k, v in hv.items()
+                if k.startswith("vault_") and v not in (None, "") and len(str(v)) >= 4
+            }
             self._secrets = sorted(values, key=len, reverse=True)
         return self._inventory
 

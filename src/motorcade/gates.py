@@ -56,33 +56,41 @@ def preflight(conductor: Conductor, step: Step, complete: set[str], override: st
             if override is None:
                 raise StepLockedError(
                     f"{step.id} is LOCKED in {env} ({step.locked.reason}); checkpoint {point.path}. "
-                    f"Proceed next to {step.locked.proceed_next}, or rerun with --override-lock --reason \"...\""
+                    f'Proceed next to {step.locked.proceed_next}, or rerun with --override-lock --reason "..."'
                 )
             notes.append(f"LOCKED step rerun by override: {override}")
         else:
             notes.append("LOCKED step: first run here, its checkpoint is written when it passes")
     if step.kind == "checkpoint":
-        return Outcome("; ".join(notes + ["prerequisites complete"]))
+        return Outcome("; ".join([*notes, "prerequisites complete"]))
     hosts = hosts_of(conductor, step)
     for host in hosts:
         hostvars = conductor.hostvars(host)
         absent = [name for name in step.secrets if hostvars.get(name) in (None, "")]
         if absent:
-            raise PreflightError(f"{step.id}: secrets missing on {host}: {', '.join(absent)} (add them to {env}'s vault)")
+            raise PreflightError(
+                f"{step.id}: secrets missing on {host}: {', '.join(absent)} (add them to {env}'s vault)"
+            )
         for pin in step.pins:
             if pin.expect_var is None:
                 continue
             wanted = hostvars.get(pin.expect_var)
             if wanted is None:
-                raise PreflightError(f"{step.id}: {pin.component} is not pinned: {pin.expect_var} is undefined on {host}")
+                raise PreflightError(
+                    f"{step.id}: {pin.component} is not pinned: {pin.expect_var} is undefined on {host}"
+                )
             if not is_exact_version(wanted):
-                raise PreflightError(f"{step.id}: {pin.component} must be pinned to an exact version, "
-                                     f"{pin.expect_var} is {wanted!r} on {host}")
+                raise PreflightError(
+                    f"{step.id}: {pin.component} must be pinned to an exact version, "
+                    f"{pin.expect_var} is {wanted!r} on {host}"
+                )
     source = conductor.env.promotes_from
     if source is not None:
         notes.append(_promotion(conductor, step, source, hosts))
-    return Outcome("; ".join(notes + [f"{len(hosts)} host(s), secrets present, pins exact"]),
-                   {"hosts": hosts, "override": override})
+    return Outcome(
+        "; ".join([*notes, f"{len(hosts)} host(s), secrets present, pins exact"]),
+        {"hosts": hosts, "override": override},
+    )
 
 
 def _promotion(conductor: Conductor, step: Step, source: str, hosts: list[str]) -> str:
@@ -110,8 +118,14 @@ def _promotion(conductor: Conductor, step: Step, source: str, hosts: list[str]) 
 # -- the agent on the hosts -----------------------------------------------------------------------
 
 
-def _agent(conductor: Conductor, step: Step, run_dir: Path, mode: str, specs: dict[str, dict[str, Any]],
-           limit: str | None = None) -> dict[str, dict[str, Any]]:
+def _agent(
+    conductor: Conductor,
+    step: Step,
+    run_dir: Path,
+    mode: str,
+    specs: dict[str, dict[str, Any]],
+    limit: str | None = None,
+) -> dict[str, dict[str, Any]]:
     """Run agent.py `mode` on the step's hosts; returns each host's JSON report."""
     encoded = {host: base64.b64encode(json.dumps(spec).encode()).decode() for host, spec in specs.items()}
     recap: Recap = run_playbook(
@@ -148,7 +162,8 @@ def _agent(conductor: Conductor, step: Step, run_dir: Path, mode: str, specs: di
 
 def backup(conductor: Conductor, step: Step, run_id: str, run_dir: Path) -> Outcome:
     """Copy the step's state on every host; the manifests (with sha256 per item) go to the ledger."""
-    assert step.backup is not None
+    if step.backup is None:
+        raise GateFailedError("backup", f"{step.id} declares no backup")
     hosts = hosts_of(conductor, step)
     specs = {}
     for host in hosts:
@@ -160,13 +175,20 @@ def backup(conductor: Conductor, step: Step, run_id: str, run_dir: Path) -> Outc
         specs[host] = {"id": run_id, "root": root, **items}
     reports = _agent(conductor, step, run_dir, "backup", specs)
     locations = [f"{host}:{report['location']}" for host, report in sorted(reports.items())]
-    conductor.ledger.record_backup(run_id, conductor.env_name, step.id, run_id, " ".join(locations),
-                                   {"hosts": reports, "roots": {h: s["root"] for h, s in specs.items()}})
+    conductor.ledger.record_backup(
+        run_id,
+        conductor.env_name,
+        step.id,
+        run_id,
+        " ".join(locations),
+        {"hosts": reports, "roots": {h: s["root"] for h, s in specs.items()}},
+    )
     copied = sum(1 for r in reports.values() for i in r["items"] if i.get("present"))
     absent = sum(1 for r in reports.values() for i in r["items"] if not i.get("present"))
-    return Outcome(f"{copied} item(s) copied, {absent} not present yet",
-                   {"backup_id": run_id, "restore_path": " ".join(locations),
-                    "restore_command": f"motorcade restore {run_id}"})
+    return Outcome(
+        f"{copied} item(s) copied, {absent} not present yet",
+        {"backup_id": run_id, "restore_path": " ".join(locations), "restore_command": f"motorcade restore {run_id}"},
+    )
 
 
 def restore(conductor: Conductor, backup_id: str, run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -196,8 +218,15 @@ def verify(conductor: Conductor, step: Step, run_dir: Path) -> Outcome:
             try:
                 spec = substitute(raw, conductor.hostvars(host))
             except KeyError as exc:
-                results.append({"host": host, "id": check.id, "kind": check.kind, "passed": False,
-                                "detail": f"undefined variable {exc.args[0]} in the check"})
+                results.append(
+                    {
+                        "host": host,
+                        "id": check.id,
+                        "kind": check.kind,
+                        "passed": False,
+                        "detail": f"undefined variable {exc.args[0]} in the check",
+                    }
+                )
                 continue
             if check_origin(raw) == "controller":
                 results.append({"host": "controller", **agent.check(spec)})
@@ -211,8 +240,10 @@ def verify(conductor: Conductor, step: Step, run_dir: Path) -> Outcome:
     data = {"results": results}
     if failed:
         first = failed[0]
-        raise GateFailedError("verify", f"{len(failed)} of {len(results)} check(s) failed; "
-                                        f"{first['id']} on {first['host']}: {first['detail']}")
+        raise GateFailedError(
+            "verify",
+            f"{len(failed)} of {len(results)} check(s) failed; {first['id']} on {first['host']}: {first['detail']}",
+        )
     return Outcome(f"{len(results)} check(s) passed", data)
 
 
@@ -242,8 +273,9 @@ def pin(conductor: Conductor, step: Step, run_id: str, run_dir: Path, date: str)
                 wanted = str(conductor.hostvars(host).get(p.expect_var))
                 ok = versions[host] == wanted if p.kind == "package" else wanted in versions[host]
                 if not ok:
-                    raise GateFailedError("pin", f"{p.component} on {host} is {versions[host]}, "
-                                                 f"but {p.expect_var} wants {wanted}")
+                    raise GateFailedError(
+                        "pin", f"{p.component} on {host} is {versions[host]}, but {p.expect_var} wants {wanted}"
+                    )
         if len(set(versions.values())) > 1:
             raise GateFailedError("pin", f"{p.component} differs between hosts: {versions}")
         found[p.component] = {"kind": p.kind, "version": next(iter(versions.values()))}

@@ -65,8 +65,10 @@ def append(directory: Path, entry: Entry, when: datetime | None = None) -> Path:
     with path.open("a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         if handle.tell() == 0:
-            handle.write(f"# Deployments {when.astimezone(UTC):%Y-%m-%d} (UTC)\n\n"
-                         "Appended by `motorcade` for every apply, passed or failed. Do not edit entries.\n\n")
+            handle.write(
+                f"# Deployments {when.astimezone(UTC):%Y-%m-%d} (UTC)\n\n"
+                "Appended by `motorcade` for every apply, passed or failed. Do not edit entries.\n\n"
+            )
         handle.write(render(entry, when))
         handle.flush()
         os.fsync(handle.fileno())

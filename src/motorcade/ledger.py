@@ -176,7 +176,9 @@ class Ledger:
 
     def release(self, env: str) -> None:
         with self._tx() as db:
-            db.execute("DELETE FROM locks WHERE env = ? AND pid = ? AND host = ?", (env, os.getpid(), socket.gethostname()))
+            db.execute(
+                "DELETE FROM locks WHERE env = ? AND pid = ? AND host = ?", (env, os.getpid(), socket.gethostname())
+            )
 
     def holder(self, env: str) -> Holder | None:
         row = self._db.execute("SELECT * FROM locks WHERE env = ?", (env,)).fetchone()
@@ -201,13 +203,32 @@ class Ledger:
 
     # -- runs and gates ---------------------------------------------------------------------
 
-    def start_run(self, run_id: str, env: str, step: str, action: str, operator: str, git_commit: str | None,
-                  override: str | None = None) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        env: str,
+        step: str,
+        action: str,
+        operator: str,
+        git_commit: str | None,
+        override: str | None = None,
+    ) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO runs (id, env, step, action, status, started_at, operator, host, pid, git_commit, override) "
-                "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                (run_id, env, step, action, utcnow(), operator, socket.gethostname(), os.getpid(), git_commit, override),
+                "INSERT INTO runs (id, env, step, action, status, started_at, operator, host, pid, git_commit, "
+                "override) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    env,
+                    step,
+                    action,
+                    utcnow(),
+                    operator,
+                    socket.gethostname(),
+                    os.getpid(),
+                    git_commit,
+                    override,
+                ),
             )
 
     def record_gate(self, run_id: str, gate: str, status: str, detail: str, data: dict[str, Any] | None = None) -> None:
@@ -217,8 +238,9 @@ class Ledger:
                 (run_id, gate, status, detail, json.dumps(data or {}, sort_keys=True, default=str), utcnow()),
             )
 
-    def finish_run(self, run_id: str, status: str, failed_gate: str | None, message: str | None,
-                   backup_id: str | None) -> None:
+    def finish_run(
+        self, run_id: str, status: str, failed_gate: str | None, message: str | None, backup_id: str | None
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, failed_gate = ?, message = ?, backup_id = ? WHERE id = ?",
@@ -226,9 +248,10 @@ class Ledger:
             )
 
     def runs(self, env: str, step: str | None = None, limit: int = 50) -> list[RunRecord]:
-        query = "SELECT * FROM runs WHERE env = ?" + (" AND step = ?" if step else "")
-        args: tuple[Any, ...] = (env, step) if step else (env,)
-        rows = self._db.execute(query + " ORDER BY started_at DESC, rowid DESC LIMIT ?", (*args, limit)).fetchall()
+        rows = self._db.execute(
+            "SELECT * FROM runs WHERE env = ? AND (? IS NULL OR step = ?) ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (env, step, step, limit),
+        ).fetchall()
         return [RunRecord(**dict(row)) for row in rows]
 
     def latest_applies(self, env: str) -> dict[str, RunRecord]:
@@ -251,8 +274,9 @@ class Ledger:
 
     # -- backups ----------------------------------------------------------------------------
 
-    def record_backup(self, backup_id: str, env: str, step: str, run_id: str, location: str,
-                      manifest: dict[str, Any]) -> None:
+    def record_backup(
+        self, backup_id: str, env: str, step: str, run_id: str, location: str, manifest: dict[str, Any]
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO backups VALUES (?, ?, ?, ?, ?, ?, ?)",

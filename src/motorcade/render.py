@@ -33,8 +33,12 @@ def _step_line(runbook: Runbook, step: Step) -> list[str]:
 def _gates_row(step: Step) -> str:
     backup = "—"
     if step.backup is not None:
-        parts = [*step.backup.paths, *(f"pg:{p.database}" for p in step.backup.postgres),
-                 *(f"mysql:{m.database}" for m in step.backup.mysql), *(f"volume:{v}" for v in step.backup.volumes)]
+        parts = [
+            *step.backup.paths,
+            *(f"pg:{p.database}" for p in step.backup.postgres),
+            *(f"mysql:{m.database}" for m in step.backup.mysql),
+            *(f"volume:{v}" for v in step.backup.volumes),
+        ]
         backup = ", ".join(f"`{p}`" for p in parts)
     checks = ", ".join(f"{c.id} ({c.kind})" for c in step.checks) or "—"
     pins = ", ".join(p.component for p in step.pins) or "—"
@@ -57,8 +61,14 @@ def render(runbook: Runbook) -> str:
             out += _step_line(runbook, step)
     out += ["", "## Acceptance criteria", 'A step is "complete" only when:']
     out += [f"- {criterion.text}" for criterion in doc.acceptance]
-    out += ["", "## Gates per step", "",
-            "What `motorcade apply` requires and records for each step (from runbook.yaml).", "",
-            "| Step | Requires | Hosts | Backup first | Checks | Pins |", "|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Gates per step",
+        "",
+        "What `motorcade apply` requires and records for each step (from runbook.yaml).",
+        "",
+        "| Step | Requires | Hosts | Backup first | Checks | Pins |",
+        "|---|---|---|---|---|---|",
+    ]
     out += [_gates_row(step) for step in runbook.steps]
     return "\n".join(out) + "\n"

@@ -65,7 +65,7 @@ class Runbook:
 
     def resolve(self, path: str) -> Path:
         """A path from runbook.yaml: `~` expanded, relative paths taken from the repository root."""
-        expanded = Path(os.path.expanduser(path))
+        expanded = Path(path).expanduser()
         return expanded if expanded.is_absolute() else self.root / expanded
 
     def ready_steps(self) -> list[Step]:

@@ -63,14 +63,17 @@ class Lock(Strict):
     proceed_next: Annotated[str, Field(pattern=STEP_ID)]
 
 
+DB_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class PostgresBackup(Strict):
-    database: str
+    database: Annotated[str, Field(pattern=DB_NAME)]
     container: str | None = None
     user: str = "postgres"
 
 
 class MysqlBackup(Strict):
-    database: str
+    database: Annotated[str, Field(pattern=DB_NAME)]
 
 
 class BackupSpec(Strict):

@@ -46,22 +46,30 @@ def step_statuses(conductor: Conductor) -> list[StepStatus]:
         if status.complete:
             done.add(step.id)
         elif status.state in ("not-applied",) and (missing := [r for r in step.requires if r not in done]):
-            status = StepStatus(step, number, "not-applied", "prerequisites",
-                                "waiting for " + ", ".join(missing), run, status.locked)
+            status = StepStatus(
+                step, number, "not-applied", "prerequisites", "waiting for " + ", ".join(missing), run, status.locked
+            )
         result.append(status)
     return result
 
 
-def _one(conductor: Conductor, step: Step, number: int, run: RunRecord | None, lock_alive: bool,
-         pinned: dict[str, dict[str, object]]) -> StepStatus:
+def _one(
+    conductor: Conductor,
+    step: Step,
+    number: int,
+    run: RunRecord | None,
+    lock_alive: bool,
+    pinned: dict[str, dict[str, object]],
+) -> StepStatus:
     ws, env = conductor.workspace, conductor.env_name
     locked = step.locked is not None
     if step.planned is not None:
         issue = f" (issue #{step.planned})" if step.planned is not True else ""
         return StepStatus(step, number, "planned", "playbook", f"planned{issue}: no playbook yet", run, locked)
     if locked and (point := checkpoints.find(ws.checkpoints_dir, step.id, env)) is not None:
-        return StepStatus(step, number, "complete", None,
-                          f"LOCKED; checkpoint {point.path.relative_to(ws.root)}", run, True)
+        return StepStatus(
+            step, number, "complete", None, f"LOCKED; checkpoint {point.path.relative_to(ws.root)}", run, True
+        )
     if run is None:
         return StepStatus(step, number, "not-applied", "run", "never applied here", None, locked)
     if run.status == "running":
@@ -71,23 +79,44 @@ def _one(conductor: Conductor, step: Step, number: int, run: RunRecord | None, l
         at = gates[-1].gate if gates else "lock"
         return StepStatus(step, number, "interrupted", at, f"run {run.id} was interrupted after {at}", run, locked)
     if run.status in ("failed", "interrupted"):
-        gate = run.failed_gate or "run"
-        return StepStatus(step, number, run.status, gate, run.message or f"{gate} failed", run, locked)
+        failed = run.failed_gate or "run"
+        return StepStatus(step, number, run.status, failed, run.message or f"{failed} failed", run, locked)
     # passed: check the evidence is still in place
     for gate in conductor.ledger.gates(run.id):
         if gate.gate == "pin" and gate.status == "passed":
             for component, found in (gate.data.get("pins") or {}).items():
                 have = pinned.get(component, {})
                 if str(have.get("version")) != str(found.get("version")):
-                    return StepStatus(step, number, "evidence-missing", "pin",
-                                      f"releases/{env}.yaml no longer pins {component}={found.get('version')}", run, locked)
+                    return StepStatus(
+                        step,
+                        number,
+                        "evidence-missing",
+                        "pin",
+                        f"releases/{env}.yaml no longer pins {component}={found.get('version')}",
+                        run,
+                        locked,
+                    )
     day = (run.finished_at or run.started_at)[:10]
     if not journal.mentions(ws.deployments_dir, day, run.id):
-        return StepStatus(step, number, "evidence-missing", "log",
-                          f"docs/deployments/{day}.md has no entry for run {run.id}", run, locked)
+        return StepStatus(
+            step,
+            number,
+            "evidence-missing",
+            "log",
+            f"docs/deployments/{day}.md has no entry for run {run.id}",
+            run,
+            locked,
+        )
     if locked:
-        return StepStatus(step, number, "evidence-missing", "checkpoint",
-                          f"passed but its checkpoint is missing: `motorcade checkpoint {env} {step.id}`", run, locked)
+        return StepStatus(
+            step,
+            number,
+            "evidence-missing",
+            "checkpoint",
+            f"passed but its checkpoint is missing: `motorcade checkpoint {env} {step.id}`",
+            run,
+            locked,
+        )
     return StepStatus(step, number, "complete", None, f"passed {run.finished_at} (run {run.id})", run, locked)
 
 

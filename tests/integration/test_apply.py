@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,12 +24,15 @@ def test_a_good_step_passes_every_gate_and_leaves_its_evidence(project: Project)
     assert "Restore with: motorcade restore local-FIX_01-" in done.stdout
     assert (project.state / "etc/app.conf").read_text() == "greeting=hello\n"
     releases = (project.workspace / "releases/local.yaml").read_text()
-    assert "fixture-tool:" in releases and "version: 1.2.3" in releases
+    assert "fixture-tool:" in releases
+    assert "version: 1.2.3" in releases
     logs = list((project.workspace / "docs/deployments").glob("*.md"))
-    assert len(logs) == 1 and "local FIX_01 (apply) PASSED" in logs[0].read_text()
+    assert len(logs) == 1
+    assert "local FIX_01 (apply) PASSED" in logs[0].read_text()
     assert "not-a-real-secret-fixture" not in logs[0].read_text()
     status = project.motorcade("status", "local")
-    assert "FIX_01" in status.stdout and "complete" in status.stdout.split("FIX_01", 1)[1].splitlines()[0]
+    assert "FIX_01" in status.stdout
+    assert "complete" in status.stdout.split("FIX_01", 1)[1].splitlines()[0]
 
 
 def test_a_non_idempotent_task_is_named_and_the_step_is_not_complete(project: Project) -> None:
@@ -48,7 +50,8 @@ def test_a_failing_check_blocks_completion(project: Project) -> None:
     assert result.returncode == 1
     assert "missing-file" in result.stdout + result.stderr
     line = project.motorcade("status", "local").stdout.split("FIX_03", 1)[1].splitlines()[0]
-    assert "failed" in line and "verify" in line
+    assert "failed" in line
+    assert "verify" in line
 
 
 def test_a_locked_step_runs_once_then_is_refused_unless_overridden(project: Project) -> None:
@@ -56,10 +59,12 @@ def test_a_locked_step_runs_once_then_is_refused_unless_overridden(project: Proj
     first = project.motorcade("apply", "local", "FIX_04")
     assert first.returncode == 0, first.stdout + first.stderr
     checkpoints = list((project.workspace / "docs/checkpoints").glob("*-FIX_04/checkpoint.yaml"))
-    assert len(checkpoints) == 1 and "local" in checkpoints[0].read_text()
+    assert len(checkpoints) == 1
+    assert "local" in checkpoints[0].read_text()
     again = project.motorcade("apply", "local", "FIX_04")
     assert again.returncode == 4
-    assert "LOCKED" in again.stderr and "Traceback" not in again.stderr
+    assert "LOCKED" in again.stderr
+    assert "Traceback" not in again.stderr
     no_reason = project.motorcade("apply", "local", "FIX_04", "--override-lock")
     assert no_reason.returncode == 2
     forced = project.motorcade("apply", "local", "FIX_04", "--override-lock", "--reason", "auditor asked for a rerun")
@@ -74,7 +79,8 @@ def test_an_unpinned_component_is_refused_before_anything_runs(project: Project)
     assert result.returncode == 5
     assert "fixture_loose_version is 'latest'" in result.stderr
     history = project.motorcade("history", "local", "FIX_05").stdout
-    assert "preflight:failed" in history and "run:" not in history
+    assert "preflight:failed" in history
+    assert "run:" not in history
 
 
 def test_an_unreachable_host_fails_the_run(project: Project) -> None:
@@ -87,7 +93,8 @@ def test_an_unreachable_host_fails_the_run(project: Project) -> None:
 def test_prerequisites_must_be_complete_first(project: Project) -> None:
     """A step is refused while a step it requires is incomplete, and allowed once it is complete."""
     refused = project.motorcade("apply", "local", "FIX_08")
-    assert refused.returncode == 5 and "needs FIX_01" in refused.stderr
+    assert refused.returncode == 5
+    assert "needs FIX_01" in refused.stderr
     assert project.motorcade("apply", "local", "--through", "FIX_01").returncode == 0
     assert project.motorcade("apply", "local", "FIX_08").returncode == 0
 
@@ -95,7 +102,8 @@ def test_prerequisites_must_be_complete_first(project: Project) -> None:
 def test_prod_like_environment_needs_pins_proven_upstream(project: Project) -> None:
     """An environment that promotes from another refuses a step until it is complete there."""
     refused = project.motorcade("apply", "later", "FIX_01")
-    assert refused.returncode == 5 and "not complete in local" in refused.stderr
+    assert refused.returncode == 5
+    assert "not complete in local" in refused.stderr
     assert project.motorcade("apply", "local", "FIX_01").returncode == 0
     promoted = project.motorcade("apply", "later", "FIX_01")
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
@@ -133,7 +141,8 @@ def test_removed_evidence_makes_a_step_incomplete(project: Project) -> None:
     assert project.motorcade("apply", "local", "FIX_01").returncode == 0
     (project.workspace / "releases/local.yaml").write_text("environment: local\ncomponents: {}\n")
     line = project.motorcade("status", "local").stdout.split("FIX_01", 1)[1].splitlines()[0]
-    assert "evidence-missing" in line and "pin" in line
+    assert "evidence-missing" in line
+    assert "pin" in line
 
 
 def _wait_for_run(project: Project, timeout: float = 60) -> None:
@@ -176,12 +185,14 @@ def test_kill_9_mid_run_leaves_a_truthful_status_and_a_recoverable_lock(project:
     assert "interrupted" in line
     assert "STALE" in status.stdout
     refused = project.motorcade("apply", "local", "FIX_07")
-    assert refused.returncode == 8 and "lock break local" in refused.stderr
+    assert refused.returncode == 8
+    assert "lock break local" in refused.stderr
     assert project.motorcade("lock", "break", "local").returncode == 0
     (project.state / "go").touch()
     rerun = project.motorcade("apply", "local", "FIX_07")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     history = project.motorcade("history", "local", "FIX_07").stdout
-    assert "interrupted" in history and "passed" in history
+    assert "interrupted" in history
+    assert "passed" in history
     runs = json.dumps(history)
     assert runs

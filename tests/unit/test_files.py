@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from motorcade import journal, releases
 from motorcade.context import substitute
 
@@ -12,12 +14,21 @@ from motorcade.context import substitute
 def test_pinning_keeps_comments_and_order(tmp_path: Path) -> None:
     """Writing a pin updates one component in place and keeps hand-written comments and order."""
     path = tmp_path / "lab.yaml"
-    path.write_text("# kept comment\nenvironment: lab\ncomponents:\n  zeta:  # why zeta\n    kind: package\n"
-                    "    version: '1'\n  alpha:\n    kind: image\n    version: sha256:aa\n")
-    releases.pin(path, "lab", "S_01", "run-1", "2026-11-27", {"zeta": {"kind": "package", "version": "2"},
-                                                               "new": {"kind": "command", "version": "3"}})
+    path.write_text(
+        "# kept comment\nenvironment: lab\ncomponents:\n  zeta:  # why zeta\n    kind: package\n"
+        "    version: '1'\n  alpha:\n    kind: image\n    version: sha256:aa\n"
+    )
+    releases.pin(
+        path,
+        "lab",
+        "S_01",
+        "run-1",
+        "2026-11-27",
+        {"zeta": {"kind": "package", "version": "2"}, "new": {"kind": "command", "version": "3"}},
+    )
     text = path.read_text()
-    assert "# kept comment" in text and "# why zeta" in text
+    assert "# kept comment" in text
+    assert "# why zeta" in text
     assert text.index("zeta") < text.index("alpha") < text.index("new:")
     assert releases.read(path)["zeta"]["version"] == "2"
     assert releases.read(path)["alpha"]["version"] == "sha256:aa"
@@ -37,10 +48,8 @@ def test_the_deploy_log_appends_entries_under_a_dated_file(tmp_path: Path) -> No
 def test_substitution_fills_variables_and_refuses_unknown_ones() -> None:
     """`{{ name }}` in check specs is filled from host variables; an unknown name raises KeyError."""
     assert substitute({"url": "https://{{ host }}:{{ port }}/", "n": [1, "{{port}}"]}, {"host": "h", "port": 8443}) == {
-        "url": "https://h:8443/", "n": [1, "8443"]}
-    try:
+        "url": "https://h:8443/",
+        "n": [1, "8443"],
+    }
+    with pytest.raises(KeyError, match="nope"):
         substitute("{{ nope }}", {})
-    except KeyError as exc:
-        assert exc.args[0] == "nope"
-    else:
-        raise AssertionError("unknown variable accepted")

@@ -37,17 +37,23 @@ def test_a_lock_whose_process_is_gone_is_stale_and_breakable(tmp_path: Path) -> 
     with pytest.raises(StaleLockError, match="motorcade lock break lab"):
         ledger.acquire("lab", "me", "apply")
     holder = ledger.break_lock("lab")
-    assert holder is not None and holder.owner == "ghost"
+    assert holder is not None
+    assert holder.owner == "ghost"
     run = ledger.run("r1")
-    assert run is not None and run.status == "interrupted"
+    assert run is not None
+    assert run.status == "interrupted"
     ledger.acquire("lab", "me", "apply")
 
 
 def test_latest_applies_picks_the_newest_run_per_step(tmp_path: Path) -> None:
     """Only each step's newest apply counts; verify runs do not."""
     ledger = Ledger(tmp_path / "ledger.sqlite3")
-    for run_id, step, action, status in [("1", "A", "apply", "failed"), ("2", "A", "apply", "passed"),
-                                         ("3", "A", "verify", "failed"), ("4", "B", "apply", "passed")]:
+    for run_id, step, action, status in [
+        ("1", "A", "apply", "failed"),
+        ("2", "A", "apply", "passed"),
+        ("3", "A", "verify", "failed"),
+        ("4", "B", "apply", "passed"),
+    ]:
         ledger.start_run(run_id, "lab", step, action, "me", None)
         ledger.finish_run(run_id, status, None, None, None)
     latest = ledger.latest_applies("lab")

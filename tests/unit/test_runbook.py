@@ -12,13 +12,25 @@ from motorcade.runbook import load
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_ORDER = [
-    "WP_01_services_one_and_done.yml", "WP_02_intake_and_scheduling.yml", None,
-    "PLAT_01_docker_runtime_base.yml", "PLAT_02A_networks_volumes_systemd_foundations.yml",
-    "PLAT_02B_postgres_foundation.yml", "PLAT_02C_postgres_bringup.yml", "PLAT_03_postgres_schema_roles.yml",
-    "PLAT_04A_postgres_connectivity_ro.yml", "PLAT_04_lead_intake_api.yml", "PLAT_05_people_api.yml",
-    "PLAT_06_reverse_proxy_routes.yml", "PLAT_07_backups_postgres_to_s3.yml", "ID_01_keycloak_bootstrap.yml",
-    "ID_02_freeipa_directory.yml", "ID_03_service_accounts_and_rbac.yml", "MAIL_01_mailcow_deploy.yml",
-    "MAIL_02_imap_migrate.yml", "MAIL_03_branding.yml",
+    "WP_01_services_one_and_done.yml",
+    "WP_02_intake_and_scheduling.yml",
+    None,
+    "PLAT_01_docker_runtime_base.yml",
+    "PLAT_02A_networks_volumes_systemd_foundations.yml",
+    "PLAT_02B_postgres_foundation.yml",
+    "PLAT_02C_postgres_bringup.yml",
+    "PLAT_03_postgres_schema_roles.yml",
+    "PLAT_04A_postgres_connectivity_ro.yml",
+    "PLAT_04_lead_intake_api.yml",
+    "PLAT_05_people_api.yml",
+    "PLAT_06_reverse_proxy_routes.yml",
+    "PLAT_07_backups_postgres_to_s3.yml",
+    "ID_01_keycloak_bootstrap.yml",
+    "ID_02_freeipa_directory.yml",
+    "ID_03_service_accounts_and_rbac.yml",
+    "MAIL_01_mailcow_deploy.yml",
+    "MAIL_02_imap_migrate.yml",
+    "MAIL_03_branding.yml",
 ]
 
 
@@ -27,11 +39,16 @@ def test_the_repository_runbook_has_the_seed_order_and_lock() -> None:
     runbook = load(REPO / "runbook.yaml")
     assert [s.playbook for s in runbook.steps] == SEED_ORDER
     assert [p.title for p in runbook.doc.phases] == [
-        "Website (temporary WordPress)", "Platform (containers)", "Identity (SSO / directory)",
-        "Mail/Calendar (groupware)"]
+        "Website (temporary WordPress)",
+        "Platform (containers)",
+        "Identity (SSO / directory)",
+        "Mail/Calendar (groupware)",
+    ]
     lock = runbook.step("PLAT_04A").locked
-    assert lock is not None and lock.checkpoint == "docs/checkpoints/2026-01-20-PLAT_04A/"
-    assert "motorcade-postgres" in lock.root_cause and lock.proceed_next == "PLAT_04"
+    assert lock is not None
+    assert lock.checkpoint == "docs/checkpoints/2026-01-20-PLAT_04A/"
+    assert "motorcade-postgres" in lock.root_cause
+    assert lock.proceed_next == "PLAT_04"
     assert set(runbook.doc.environments) == {"staging", "prod", "lab"}
     assert runbook.environment("prod").promotes_from == "staging"
 
@@ -86,11 +103,19 @@ def test_a_valid_small_runbook_loads(tmp_path: Path) -> None:
         (("      - id: B_01\n", "      - id: A_01\n"), 14, "id", "duplicate step id 'A_01'"),
         (("requires: [A_01]", "requires: [Z_99]"), 17, "requires", "unknown step 'Z_99'"),
         (("playbook: B_01_second.yml", "playbook: B_02_missing.yml"), 16, "playbook", "missing playbook file"),
-        (("        playbook: A_01_first.yml\n", "        playbook: A_01_first.yml\n        requires: [B_01]\n"),
-         14, "requires", "circular prerequisites"),
+        (
+            ("        playbook: A_01_first.yml\n", "        playbook: A_01_first.yml\n        requires: [B_01]\n"),
+            14,
+            "requires",
+            "circular prerequisites",
+        ),
         (("inventory: inv}", "inventory: inv, idempotence: sometimes}"), 6, "idempotence", "Input should be"),
-        (("        title: Second\n", "        title: Second\n        touches_state: true\n"), 16, "touches_state",
-         "needs a `backup`"),
+        (
+            ("        title: Second\n", "        title: Second\n        touches_state: true\n"),
+            16,
+            "touches_state",
+            "needs a `backup`",
+        ),
     ],
 )
 def test_mistakes_are_rejected_with_file_line_and_field(

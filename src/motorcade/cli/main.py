@@ -22,9 +22,11 @@ from motorcade.errors import DriftDetectedError, MotorcadeError, PreflightError,
 from motorcade.runbook import Runbook, load
 from motorcade.status import StepStatus, next_step, step_statuses
 
-EPILOG_CODES = ("Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 lock held, 4 step LOCKED, 5 preflight refused, "
-                "6 drift found, 7 runbook invalid, 8 stale lock, 9 unknown step/env, 10 backup error, "
-                "11 ansible could not run, 70 internal error.")
+EPILOG_CODES = (
+    "Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 lock held, 4 step LOCKED, 5 preflight refused, "
+    "6 drift found, 7 runbook invalid, 8 stale lock, 9 unknown step/env, 10 backup error, "
+    "11 ansible could not run, 70 internal error."
+)
 
 app = typer.Typer(
     name="motorcade",
@@ -66,12 +68,19 @@ def _default_runbook() -> Path:
 
 @app.callback()
 def main_options(
-    runbook: Annotated[Path | None, typer.Option(help="runbook.yaml to use [default: $MOTORCADE_RUNBOOK, "
-                                                      "else the nearest runbook.yaml upwards]")] = None,
-    workspace: Annotated[Path | None, typer.Option(help="Where evidence is kept (ledger, deploy log, releases, "
-                                                        "checkpoints) [default: the environment's workspace from "
-                                                        "runbook.yaml, the repository for staging/prod]",
-                                                   envvar="MOTORCADE_WORKSPACE")] = None,
+    runbook: Annotated[
+        Path | None,
+        typer.Option(help="runbook.yaml to use [default: $MOTORCADE_RUNBOOK, else the nearest runbook.yaml upwards]"),
+    ] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where evidence is kept (ledger, deploy log, releases, "
+            "checkpoints) [default: the environment's workspace from "
+            "runbook.yaml, the repository for staging/prod]",
+            envvar="MOTORCADE_WORKSPACE",
+        ),
+    ] = None,
 ) -> None:
     OPTIONS.runbook = runbook or _default_runbook()
     OPTIONS.workspace = workspace
@@ -137,12 +146,25 @@ def _status_table(env: str, statuses: list[StepStatus]) -> Table:
     table = Table(title=f"Motorcade — {env}", title_justify="left")
     for column in ("#", "step", "playbook", "state", "blocked by", "detail"):
         table.add_column(column)
-    colours = {"complete": "green", "failed": "red", "interrupted": "red", "evidence-missing": "red",
-               "running": "cyan", "planned": "dim", "not-applied": "yellow"}
+    colours = {
+        "complete": "green",
+        "failed": "red",
+        "interrupted": "red",
+        "evidence-missing": "red",
+        "running": "cyan",
+        "planned": "dim",
+        "not-applied": "yellow",
+    }
     for s in statuses:
         state = s.state + (" (LOCKED)" if s.locked and s.complete else "")
-        table.add_row(str(s.number), s.step.id, s.step.playbook or "—",
-                      f"[{colours.get(s.state, 'white')}]{state}[/]", s.blocker or "", s.detail)
+        table.add_row(
+            str(s.number),
+            s.step.id,
+            s.step.playbook or "—",
+            f"[{colours.get(s.state, 'white')}]{state}[/]",
+            s.blocker or "",
+            s.detail,
+        )
     return table
 
 
@@ -179,8 +201,11 @@ def plan(env: Annotated[str, typer.Argument(help="Environment: lab, staging or p
         why = f"{s.blocker}: {s.detail}" if s.blocker else s.detail
         console.print(f"{marker} {s.number:>2}. {s.step.id:<14} {s.state:<16} {why}")
     if upcoming is None:
-        console.print("Nothing can be applied next." if any(not s.complete for s in statuses)
-                      else f"Every step is complete in {env}.")
+        console.print(
+            "Nothing can be applied next."
+            if any(not s.complete for s in statuses)
+            else f"Every step is complete in {env}."
+        )
     else:
         console.print(f"Next: motorcade apply {env} {upcoming.step.id}")
 
@@ -190,9 +215,15 @@ def apply_cmd(
     env: Annotated[str, typer.Argument(help="Environment: lab, staging or prod.")],
     steps: Annotated[list[str] | None, typer.Argument(help="Step ids to apply, in order (e.g. PLAT_01).")] = None,
     next_: Annotated[bool, typer.Option("--next", help="Apply the next incomplete step.")] = False,
-    through: Annotated[str | None, typer.Option(help="Apply every incomplete step up to and including this one; "
-                                                     "`last` means the last step that exists.")] = None,
-    override_lock: Annotated[bool, typer.Option("--override-lock", help="Rerun a LOCKED step (needs --reason).")] = False,
+    through: Annotated[
+        str | None,
+        typer.Option(
+            help="Apply every incomplete step up to and including this one; `last` means the last step that exists."
+        ),
+    ] = None,
+    override_lock: Annotated[
+        bool, typer.Option("--override-lock", help="Rerun a LOCKED step (needs --reason).")
+    ] = False,
     reason: Annotated[str | None, typer.Option(help="Why the LOCKED step is rerun; written to the deploy log.")] = None,
 ) -> None:
     """Take steps through lock, preflight, backup, run, idempotence, verify, pin, log and record.
@@ -203,7 +234,7 @@ def apply_cmd(
     if chosen != 1:
         raise UsageError("give step ids, --next or --through (exactly one)")
     if override_lock and not (reason and reason.strip()):
-        raise UsageError("--override-lock needs --reason \"...\"")
+        raise UsageError('--override-lock needs --reason "..."')
     reporter = CliReporter()
     conductor = _conductor(env, reporter)
     todo = pipeline.plan(conductor, steps, through=through, next_only=next_)
@@ -212,8 +243,9 @@ def apply_cmd(
         _print_status(conductor)
         return
     console.print(f"Applying {len(todo)} step(s) to {env}: {', '.join(s.id for s in todo)}")
-    results = pipeline.apply(conductor, todo, override=reason if override_lock else None,
-                             command="motorcade apply " + " ".join(sys.argv[2:]))
+    results = pipeline.apply(
+        conductor, todo, override=reason if override_lock else None, command="motorcade apply " + " ".join(sys.argv[2:])
+    )
     reporter.stop()
     failed = next((r for r in results if not r.passed), None)
     if failed is not None:
@@ -305,24 +337,37 @@ def checkpoint(
     run = conductor.ledger.latest_applies(env).get(the_step.id)
     if run is None or run.status != "passed":
         raise PreflightError(f"{the_step.id} has no passing apply in {env}: nothing to checkpoint")
-    evidence = {"run": run.id, "commit": run.git_commit,
-                "gates": {g.gate: {"status": g.status, "detail": g.detail} for g in conductor.ledger.gates(run.id)}}
-    folder = checkpoints.write(conductor.workspace.checkpoints_dir, the_step.id, env, run.finished_at[:10]
-                               if run.finished_at else run.started_at[:10], evidence,
-                               f"# Checkpoint {the_step.id} ({env})\n\n- Run: `{run.id}`\n")
+    evidence = {
+        "run": run.id,
+        "commit": run.git_commit,
+        "gates": {g.gate: {"status": g.status, "detail": g.detail} for g in conductor.ledger.gates(run.id)},
+    }
+    folder = checkpoints.write(
+        conductor.workspace.checkpoints_dir,
+        the_step.id,
+        env,
+        run.finished_at[:10] if run.finished_at else run.started_at[:10],
+        evidence,
+        f"# Checkpoint {the_step.id} ({env})\n\n- Run: `{run.id}`\n",
+    )
     console.print(f"Checkpoint written: {folder}")
 
 
 @app.command()
-def restore(backup_id: Annotated[str, typer.Argument(help="Backup id, as printed by apply (it starts with the "
-                                                         "environment's name).")]) -> None:
+def restore(
+    backup_id: Annotated[
+        str, typer.Argument(help="Backup id, as printed by apply (it starts with the environment's name).")
+    ],
+) -> None:
     """Put a backup taken by the backup gate back on its hosts (checksums are verified first).
 
     Example: motorcade restore lab-PLAT_03-20261127T101500Z-1a2b
     """
     runbook = _runbook()
-    env = next((name for name in sorted(runbook.doc.environments, key=len, reverse=True)
-                if backup_id.startswith(name + "-")), None)
+    env = next(
+        (name for name in sorted(runbook.doc.environments, key=len, reverse=True) if backup_id.startswith(name + "-")),
+        None,
+    )
     if env is None:
         raise PreflightError(f"{backup_id!r} does not start with an environment name")
     conductor = Conductor.open(runbook, env, OPTIONS.workspace, CliReporter())
