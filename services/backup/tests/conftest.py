@@ -13,11 +13,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psycopg
 import pytest
 from botocore.config import Config
+
+from motorcade_backup.backup import run_backup
+from motorcade_backup.catalog import load_catalog
+from motorcade_backup.manifest import Manifest, Tier
+from motorcade_backup.s3 import make_client
+from motorcade_backup.settings import Settings
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 BUCKET = "mcb-test"
@@ -264,6 +271,15 @@ class Env:
             text=True,
         )
 
+    def settings(self, extra: dict[str, str] | None = None) -> Settings:
+        """The same settings the CLI would load, for calling the library in-process (no CLI start-up cost)."""
+        values = {**self.vars, **(extra or {})}
+        return Settings(_env_file=None, **{k.removeprefix("MOTORCADE_BACKUP_").lower(): v for k, v in values.items()})
+
+    def backup(self, tier: str | None = None, extra: dict[str, str] | None = None) -> Manifest:
+        """Take a backup in-process through the library (for tests whose subject is something else)."""
+        return run_backup(self.settings(extra), Tier(tier) if tier else None)
+
     @property
     def prefix(self) -> str:
         return f"{self.vars['MOTORCADE_BACKUP_S3_PREFIX']}/{self.database}/"
@@ -352,10 +368,10 @@ def snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-def manifests(env: Env) -> list[dict[str, object]]:
-    result = env.run("list", "--json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+def manifests(env: Env) -> list[dict[str, Any]]:
+    """Complete backups, newest first, as ``list --json`` prints them (read in-process)."""
+    catalog = load_catalog(make_client(env.settings()), env.settings())
+    return [m.model_dump(mode="json", by_alias=True) for m in catalog.complete]
 
 
 def events(stdout: str) -> list[dict[str, object]]:

@@ -24,7 +24,7 @@ def flip_byte(env: Env, key: str, offset: int) -> None:
 
 def test_drill_passes_and_drops_scratch(env: Env) -> None:
     """A drill of a fresh backup passes (also against the live database) and leaves no scratch database."""
-    ok(env.run("backup"))
+    env.backup()
     result = ok(env.run("drill", "--compare-live"))
     names = [e["event"] for e in events(result.stdout)]
     assert "drill_passed" in names
@@ -36,7 +36,7 @@ def test_drill_passes_and_drops_scratch(env: Env) -> None:
 
 def test_drill_fails_loudly_on_tampered_object(env: Env) -> None:
     """One flipped bit in the stored object makes the drill (and restore) fail with exit 9 before any restore."""
-    ok(env.run("backup"))
+    env.backup()
     [manifest] = manifests(env)
     flip_byte(env, str(manifest["object_key"]), int(str(manifest["size"])) // 2)
     result = env.run("drill")
@@ -56,7 +56,7 @@ def test_drill_fails_loudly_on_tampered_object(env: Env) -> None:
 
 def test_tampered_object_with_matching_checksum_fails_decryption(env: Env) -> None:
     """Even when the manifest's sha256 is forged to match, age's authentication rejects the altered object."""
-    ok(env.run("backup"))
+    env.backup()
     [manifest] = manifests(env)
     key = str(manifest["object_key"])
     flip_byte(env, key, int(str(manifest["size"])) - 100)
@@ -77,7 +77,7 @@ def test_tampered_object_with_matching_checksum_fails_decryption(env: Env) -> No
 
 def test_drill_fails_when_manifest_counts_differ(env: Env) -> None:
     """If the restored rows do not match the manifest's counts, the drill exits 10 naming the table."""
-    ok(env.run("backup"))
+    env.backup()
     [manifest] = manifests(env)
     for table in manifest["tables"]:  # type: ignore[attr-defined]
         if table["name"] == "people":
@@ -97,7 +97,7 @@ def test_drill_fails_when_manifest_counts_differ(env: Env) -> None:
 
 def test_drill_compare_live_detects_changes_since_backup(env: Env) -> None:
     """A change made after the backup passes the plain drill but fails the drill against the live database."""
-    ok(env.run("backup"))
+    env.backup()
     with env.connect() as conn:
         conn.execute("UPDATE leads.leads SET email = 'new@example.org' WHERE id = 7")
     ok(env.run("drill"))

@@ -87,7 +87,7 @@ def test_configuration_errors(env: Env, tmp_path: Path) -> None:
 
 def test_wrong_encryption_key_fails_restore(env: Env, tmp_path: Path) -> None:
     """Restoring with another age identity fails decryption (exit 9) before touching any database."""
-    ok(env.run("backup"))
+    env.backup()
     other = tmp_path / "other.key"
     subprocess.run(["age-keygen", "-o", str(other)], capture_output=True, check=True)
     result = env.run(
@@ -108,7 +108,7 @@ def test_full_disk_during_restore(env: Env) -> None:
             "CREATE TABLE leads.noise AS SELECT g AS id, decode(md5(random()::text) || md5(g::text), 'hex') "
             "AS data FROM generate_series(1, 100000) AS g"
         )
-    ok(env.run("backup"))
+    env.backup()
     mount = Path(tempfile.mkdtemp(prefix="mcb-tmpfs-"))
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
     try:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from conftest import BUCKET, Env, manifests, ok
+from conftest import BUCKET, Env, manifests
 
 
 def test_retention_keeps_newest_per_tier(env: Env) -> None:
@@ -16,8 +14,7 @@ def test_retention_keeps_newest_per_tier(env: Env) -> None:
     }
     made: dict[str, list[str]] = {"daily": [], "weekly": [], "monthly": []}
     for tier in ("monthly", "weekly", "daily", "daily", "weekly", "daily"):
-        result = ok(env.run("backup", "--tier", tier, extra=counts))
-        made[tier].append(json.loads(result.stdout.splitlines()[-1])["backup_id"])
+        made[tier].append(env.backup(tier, extra=counts).backup_id)
     kept = {str(m["backup_id"]): m["tier"] for m in manifests(env)}
     assert kept == {
         made["daily"][1]: "daily",
@@ -33,7 +30,7 @@ def test_retention_keeps_newest_per_tier(env: Env) -> None:
 def test_failed_backup_never_triggers_retention(env: Env) -> None:
     """A backup that fails (pg_dump cannot read a table) leaves the only good backup in place and no upload."""
     counts = {"MOTORCADE_BACKUP_RETAIN_DAILY": "1"}
-    ok(env.run("backup", "--tier", "daily", extra=counts))
+    env.backup("daily", extra=counts)
     [good] = manifests(env)
     with env.connect() as conn:
         conn.execute("DROP ROLE IF EXISTS mcb_limited")

@@ -27,8 +27,9 @@ def test_backup_delete_restore_rows_identical(env: Env) -> None:
 
 def test_manifest_describes_the_backup(env: Env) -> None:
     """The manifest records database, server version, size, sha256, tier, time and per-table rows and checksums."""
-    ok(env.run("backup", "--tier", "weekly"))
+    env.backup("weekly")
     [manifest] = manifests(env)
+    assert json.loads(ok(env.run("list", "--json")).stdout) == [manifest]
     assert manifest["database"] == env.database
     assert str(manifest["server_version"]).startswith("15")
     assert manifest["tier"] == "weekly"
@@ -50,7 +51,7 @@ def test_manifest_describes_the_backup(env: Env) -> None:
 
 def test_restore_refuses_non_empty_target_without_force(env: Env) -> None:
     """Restoring over a database that holds data fails with exit 11 and leaves it untouched."""
-    ok(env.run("backup"))
+    env.backup()
     with env.connect() as conn:
         conn.execute("DELETE FROM people.people")
         before = snapshot(conn)
@@ -65,7 +66,7 @@ def test_restore_refuses_non_empty_target_without_force(env: Env) -> None:
 
 def test_restore_into_new_database_by_id(env: Env) -> None:
     """A backup chosen by id restores into a database that did not exist, with identical rows."""
-    ok(env.run("backup"))
+    env.backup()
     [manifest] = manifests(env)
     target = env.database + "_copy"
     try:

@@ -55,9 +55,12 @@ class _Drain:
         self.thread.start()
         return self
 
-    def text(self) -> str:
+    def join(self) -> None:
         if self.thread is not None:
             self.thread.join(timeout=30)
+
+    def text(self) -> str:
+        self.join()
         return b"".join(self.chunks).decode(errors="replace")
 
 
@@ -213,6 +216,10 @@ def _stream(
                 proc.wait()
         upload.close()
         stats_thread.join(timeout=60)
+        for drain in (dump_err, age_err):
+            drain.join()
+        for stream in (age.stdout, dump.stderr, age.stderr):
+            stream.close()
     if stats.value is None:  # pragma: no cover - join() above guarantees a value or an error
         raise RuntimeError("table statistics missing")
     return size, digest.hexdigest(), stats.value

@@ -110,6 +110,9 @@ def _download_and_decrypt(client: S3Client, settings: Settings, manifest: Manife
         pump.join()
         age_err = age.stderr.read().decode(errors="replace")
         age_rc = age.wait()
+        for stream in (age.stdout, age.stderr):
+            stream.close()
+        body.close()
     if feed.error is not None:
         with translate_errors(settings, f"downloading backup {manifest.backup_id}"):
             raise feed.error
