@@ -65,7 +65,19 @@ def apply_contract(socket_dir: Path, port: int, passwords: dict[str, str]) -> No
         "people_password": passwords["people_app"],
         "ro_password": passwords["motorcade_ro"],
     }
-    args = [str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(socket_dir), "-p", str(port), "-U", "postgres"]
+    args = [
+        str(PG_BIN / "psql"),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        str(socket_dir),
+        "-p",
+        str(port),
+        "-U",
+        "postgres",
+    ]
     for name, value in variables.items():
         args += ["-v", f"{name}={value}"]
     args += ["-f", str(CONTRACT_SQL), "postgres"]
@@ -74,7 +86,7 @@ def apply_contract(socket_dir: Path, port: int, passwords: dict[str, str]) -> No
 
 @contextmanager
 def contract_cluster() -> Iterator[ContractCluster]:
-    """Start a fresh PostgreSQL 15 in a temp dir on a free port with the PLAT_03 contract; stop and remove it afterwards."""
+    """Start a fresh PostgreSQL 15 (temp dir, free port) with the PLAT_03 contract; stop and remove it afterwards."""
     base = Path(tempfile.mkdtemp(prefix="motorcade-svc-pg-"))
     data, sockets = base / "data", base / "sock"
     sockets.mkdir()
@@ -82,14 +94,32 @@ def contract_cluster() -> Iterator[ContractCluster]:
         shutil.chown(base, "postgres", "postgres")
         shutil.chown(sockets, "postgres", "postgres")
     port = free_port()
-    passwords = {role: secrets.token_urlsafe(24) for role in ("motorcade_owner", "lead_intake_app", "people_app", "motorcade_ro")}
+    passwords = {
+        role: secrets.token_urlsafe(24) for role in ("motorcade_owner", "lead_intake_app", "people_app", "motorcade_ro")
+    }
     started = False
     try:
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
-                      "--auth-local=trust", "--auth-host=scram-sha-256"])
-        options = (f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c max_connections=100")
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"])
+        _as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ]
+        )
+        options = (
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=100"
+        )
+        _as_postgres(
+            [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"]
+        )
         started = True
         apply_contract(sockets, port, passwords)
         yield ContractCluster(host="127.0.0.1", port=port, socket_dir=sockets, passwords=passwords)
