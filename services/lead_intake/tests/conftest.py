@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from lead_intake_helpers import make_settings
-from motorcade_service_testing import ContractCluster, contract_cluster, live_server
 
 from lead_intake.app import create_app
 from lead_intake.auth import create_api_key
 from lead_intake.migrate import migrate
 from lead_intake.settings import Settings
+from lead_intake_helpers import make_settings
+from motorcade_service_testing import ContractCluster, contract_cluster, live_server
 
 
 @pytest.fixture(scope="session")

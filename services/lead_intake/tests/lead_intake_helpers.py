@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from motorcade_service_testing import ContractCluster
-
 from lead_intake.settings import Settings
+from motorcade_service_testing import ContractCluster
 
 
 def make_settings(cluster: ContractCluster, **overrides: Any) -> Settings:

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from lead_intake_helpers import lead_body
-from motorcade_service_testing import live_server
 
 from lead_intake.app import create_app
 from lead_intake.settings import Settings
+from lead_intake_helpers import lead_body
+from motorcade_service_testing import live_server
 
 
 def count_rows(conn: psycopg.Connection[Any]) -> tuple[int, int]:

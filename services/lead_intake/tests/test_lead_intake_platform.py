@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from lead_intake_helpers import auth, lead_body
-from motorcade_service_testing import ContractCluster, free_port, live_server, service_process
 from pydantic import ValidationError
 
 from lead_intake.app import create_app
 from lead_intake.logs import JsonFormatter
 from lead_intake.migrate import Migration, MigrationError, migrate
 from lead_intake.settings import Settings
+from lead_intake_helpers import auth, lead_body
+from motorcade_service_testing import ContractCluster, free_port, live_server, service_process
 
 
 def test_healthz_and_readyz(client: httpx.Client) -> None:
@@ -152,6 +152,7 @@ def test_log_lines_carry_no_personal_data(settings: Settings, staff_key: str) ->
         lead_id = client.post("/leads", json=lead_body(**personal), headers=key).json()["id"]
         client.post("/leads", json=lead_body(**personal), headers=key)
         client.post("/leads", json=lead_body(**(personal | {"email": f"bad {marker}"})))
+        client.post("/leads", json=lead_body(**(personal | {f"x-{marker}": 1})))
         client.get("/leads", params={"source": "website", "cursor": marker}, headers=auth(staff_key))
         client.get(f"/leads/{lead_id}", headers=auth(staff_key))
         client.post(

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+
 from lead_intake_helpers import auth, lead_body
 
 

@@ -10,13 +10,13 @@ import httpx
 import psycopg
 import pytest
 from lead_intake.migrate import migrate as migrate_leads
-from motorcade_service_testing import ContractCluster, contract_cluster, live_server
-from people_helpers import make_settings
 
+from motorcade_service_testing import ContractCluster, contract_cluster, live_server
 from people.app import create_app
 from people.auth import create_api_key
 from people.migrate import migrate
 from people.settings import Settings
+from people_helpers import make_settings
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 import psycopg
-from motorcade_service_testing import ContractCluster
 
+from motorcade_service_testing import ContractCluster
 from people.settings import Settings
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import psycopg
+
 from people_helpers import auth, insert_lead, person_body, unique
 
 

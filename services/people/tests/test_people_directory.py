@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+
 from people_helpers import auth, person_body, unique
 
 

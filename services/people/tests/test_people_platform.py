@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from motorcade_service_testing import ContractCluster, free_port, live_server, service_process
-from people_helpers import auth, insert_lead, person_body
 from pydantic import ValidationError
 
+from motorcade_service_testing import ContractCluster, free_port, live_server, service_process
 from people.app import create_app
 from people.logs import JsonFormatter
 from people.migrate import MigrationError, migrate
 from people.settings import Settings
+from people_helpers import auth, insert_lead, person_body
 
 
 def test_healthz_and_readyz(client: httpx.Client) -> None:
@@ -171,6 +171,7 @@ def test_log_lines_carry_no_personal_data(
         client.get("/people", params={"email": personal["emails"][0], "phone": "+33612345678"}, headers=auth(staff_key))
         client.patch(f"/people/{person['id']}", json={"organisation": f"New Org {marker}"}, headers=auth(staff_key))
         client.post("/people", json=person_body(emails=[f"broken {marker}"]), headers=auth(staff_key))
+        client.get("/people", params={f"x-{marker}": "1"}, headers=auth(staff_key))
         lead_id = insert_lead(leads_conn, name=f"Lead {marker}", email=f"lead.{marker}@example.net", phone=None)
         client.post("/people/from-lead", json={"lead_id": lead_id}, headers=auth(staff_key))
         lines = service.stop()

@@ -65,7 +65,9 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         )
         for err in exc.errors()
     ]
-    log_event(log, "request_invalid", level=logging.INFO, fields=sorted({e.field for e in errors}))
+    # Unknown field names come from the client and could carry anything: they are logged as "<extra>".
+    logged = {"<extra>" if e.type == "extra_forbidden" else e.field for e in errors}
+    log_event(log, "request_invalid", level=logging.INFO, fields=sorted(logged))
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:3])
     body = ValidationErrorBody(detail=f"invalid input: {summary}", errors=errors)
     return JSONResponse(body.model_dump(), status_code=422)

@@ -85,8 +85,11 @@ def apply_contract(socket_dir: Path, port: int, passwords: dict[str, str]) -> No
 
 
 @contextmanager
-def contract_cluster() -> Iterator[ContractCluster]:
-    """Start a fresh PostgreSQL 15 (temp dir, free port) with the PLAT_03 contract; stop and remove it afterwards."""
+def contract_cluster(*, durable: bool = False) -> Iterator[ContractCluster]:
+    """Start a fresh PostgreSQL 15 (temp dir, free port) with the PLAT_03 contract; stop and remove it afterwards.
+
+    ``durable=False`` (tests) turns fsync and synchronous commit off; ``durable=True`` keeps the defaults (benchmarks).
+    """
     base = Path(tempfile.mkdtemp(prefix="motorcade-svc-pg-"))
     data, sockets = base / "data", base / "sock"
     sockets.mkdir()
@@ -113,10 +116,9 @@ def contract_cluster() -> Iterator[ContractCluster]:
                 "--auth-host=scram-sha-256",
             ]
         )
-        options = (
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=100"
-        )
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=100"
+        if not durable:  # tests do not need crash safety; benchmarks keep PostgreSQL's defaults
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         _as_postgres(
             [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"]
         )
