@@ -67,7 +67,19 @@ def plan(
         return [status.step]
     if through is not None:
         statuses = {s.step.id: s for s in step_statuses(conductor)}
-        return [s for s in runbook.through(through) if not statuses[s.id].complete]
+        todo: list[Step] = []
+        unavailable: set[str] = set()
+        for step in runbook.through(through):
+            if statuses[step.id].complete:
+                continue
+            waits_for = [r for r in step.requires if r in unavailable]
+            if step.planned is not None or waits_for:
+                unavailable.add(step.id)
+                why = "planned, no playbook yet" if step.planned is not None else "needs " + ", ".join(waits_for)
+                conductor.reporter.note(f"Skipping {step.id}: {why}")
+                continue
+            todo.append(step)
+        return todo
     return [runbook.step(s) for s in step_ids or []]
 
 
@@ -220,8 +232,7 @@ def _phase_checkpoint(conductor: Conductor, step: Step, run_id: str, today: str)
     evidence = {
         "run": run_id,
         "steps": {
-            r: {"run": getattr(statuses[r].run, "id", None), "detail": statuses[r].detail}
-            for r in step.requires
+            r: {"run": getattr(statuses[r].run, "id", None), "detail": statuses[r].detail} for r in step.requires
         },
     }
     phase = conductor.runbook.phase_of(step.id)
