@@ -63,7 +63,7 @@ def lead_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str | None) -> Created:
-    """Insert the lead and its first history entry in one transaction; with a key already used, return that lead."""
+    """Insert the lead and its first history entry atomically; with a key already used, return that lead."""
     window = lead.requested_window
     params = {
         "name": lead.name,
@@ -78,23 +78,21 @@ async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str |
         "hash": lead.request_hash() if idempotency_key else None,
     }
     try:
-        async with conn.transaction():
-            cur = await conn.execute(
-                "INSERT INTO leads.leads (name, email, phone, service, window_start, window_end, message, source,"
-                " consent_at, idempotency_key, request_hash) VALUES (%(name)s, %(email)s, %(phone)s, %(service)s,"
-                " %(window_start)s, %(window_end)s, %(message)s, %(source)s, now(), %(key)s, %(hash)s)"
-                f" RETURNING {LEAD_COLUMNS}",
-                params,
-            )
-            row = await cur.fetchone()
-            if row is None:
-                raise RuntimeError("INSERT … RETURNING gave no row")
-            await conn.execute(
-                "INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
-                " VALUES (%s, NULL, 'new', 'intake-form')",
-                (row["id"],),
-            )
-            return Created(row=row, replayed=False)
+        # One statement (atomic on its own): the lead and its first history row, in a single round trip.
+        cur = await conn.execute(
+            "WITH lead AS (INSERT INTO leads.leads (name, email, phone, service, window_start, window_end, message,"
+            " source, consent_at, idempotency_key, request_hash) VALUES (%(name)s, %(email)s, %(phone)s, %(service)s,"
+            " %(window_start)s, %(window_end)s, %(message)s, %(source)s, now(), %(key)s, %(hash)s)"
+            f" RETURNING {LEAD_COLUMNS}),"
+            " history AS (INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
+            " SELECT id, NULL, 'new', 'intake-form' FROM lead)"
+            f" SELECT {LEAD_COLUMNS} FROM lead",
+            params,
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise RuntimeError("INSERT … RETURNING gave no row")
+        return Created(row=row, replayed=False)
     except psycopg.errors.UniqueViolation:
         if idempotency_key is None:
             raise
