@@ -182,6 +182,8 @@ def run_playbook(
         "ANSIBLE_ROLES_PATH": str(target.ansible_dir / "roles"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        # Lets `motorcade lock break` find and stop an ansible-playbook orphaned by a killed conductor.
+        RUN_DIR_VAR: str(private_dir.resolve()),
     }
     import ansible_runner  # imported here: it is slow to import and `status` never needs it
 
@@ -221,6 +223,35 @@ def run_playbook(
             hosts.setdefault(host, HostStats())
         recap.stats = hosts
     return recap
+
+
+RUN_DIR_VAR = "MOTORCADE_RUN_DIR"
+
+
+def stop_orphans(run_dirs: Sequence[Path]) -> list[int]:
+    """SIGTERM every process started for one of `run_dirs` (found by its environment); their pids."""
+    import signal
+
+    wanted = {str(d.resolve()) for d in run_dirs}
+    stopped: list[int] = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for entry in environ:
+            if entry.startswith(RUN_DIR_VAR.encode() + b"="):
+                value = entry.split(b"=", 1)[1].decode(errors="replace")
+                if any(value == d or value.startswith(d + "/") for d in wanted):
+                    try:
+                        os.kill(int(proc.name), signal.SIGTERM)
+                        stopped.append(int(proc.name))
+                    except OSError:
+                        pass
+                break
+    return stopped
 
 
 def _quote(arg: str) -> str:

@@ -184,22 +184,29 @@ class Ledger:
         row = self._db.execute("SELECT * FROM locks WHERE env = ?", (env,)).fetchone()
         return Holder(**dict(row)) if row is not None else None
 
-    def break_lock(self, env: str, *, force: bool = False) -> Holder | None:
-        """Remove a stale lock (or any lock with `force`) and mark its unfinished runs interrupted."""
+    def break_lock(self, env: str, *, force: bool = False) -> tuple[Holder | None, list[str]]:
+        """Remove a stale lock (or any lock with `force`); its unfinished runs become interrupted (their ids)."""
         with self._tx() as db:
             row = db.execute("SELECT * FROM locks WHERE env = ?", (env,)).fetchone()
             if row is None:
-                return None
+                return None, []
             holder = Holder(**dict(row))
             if holder.alive() and not force:
                 raise LockHeldError(f"{env} lock is held by a live process: {holder.describe()} (use --force)")
+            unfinished = [
+                r["id"]
+                for r in db.execute(
+                    "SELECT id FROM runs WHERE env = ? AND status = 'running' AND pid = ? AND host = ?",
+                    (env, holder.pid, holder.host),
+                )
+            ]
             db.execute("DELETE FROM locks WHERE env = ?", (env,))
             db.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ?, message = 'interrupted: its process is gone' "
                 "WHERE env = ? AND status = 'running' AND pid = ? AND host = ?",
                 (utcnow(), env, holder.pid, holder.host),
             )
-        return holder
+        return holder, unfinished
 
     # -- runs and gates ---------------------------------------------------------------------
 

@@ -36,7 +36,8 @@ def test_a_lock_whose_process_is_gone_is_stale_and_breakable(tmp_path: Path) -> 
     ledger = Ledger(path)
     with pytest.raises(StaleLockError, match="motorcade lock break lab"):
         ledger.acquire("lab", "me", "apply")
-    holder = ledger.break_lock("lab")
+    holder, interrupted = ledger.break_lock("lab")
+    assert interrupted == ["r1"]
     assert holder is not None
     assert holder.owner == "ghost"
     run = ledger.run("r1")

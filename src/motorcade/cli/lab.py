@@ -25,7 +25,7 @@ app = typer.Typer(
     epilog=(
         "Examples: motorcade lab up · motorcade lab status · motorcade lab ssh -- systemctl --failed · "
         "motorcade lab down · motorcade lab reset. "
-        "Settings: MOTORCADE_LAB_HOME, MOTORCADE_LAB_CACHE, MOTORCADE_LAB_NAME, "
+        "Settings: MOTORCADE_LAB_HOME, MOTORCADE_LAB_CACHE, MOTORCADE_LAB_NAME, MOTORCADE_LAB_FORM, "
         "MOTORCADE_LAB_PORT_<SSH|HTTP|HTTPS|APP>, or <lab home>/config.toml."
     ),
     no_args_is_help=True,
@@ -75,13 +75,11 @@ def _show(status: lab.LabStatus) -> None:
 def up() -> None:
     """Bring the lab host up: build or reuse cached images, boot it, wait for SSH, write the inventory.
 
-    Safe to rerun and to resume after being interrupted. Example: motorcade lab up
+    The host is a KVM virtual machine where KVM works, else a systemd container (said once, when it is
+    created); MOTORCADE_LAB_FORM=container|vm forces one. Safe to rerun and to resume after being
+    interrupted. Example: motorcade lab up
     """
     config = _config()
-    console.print(
-        "[dim]note: the lab host is a systemd container with nested Podman on this machine's kernel "
-        "(no virtual machine, so no KVM needed).[/dim]"
-    )
     try:
         status = lab.up(config, _progress)
     except MotorcadeError as error:

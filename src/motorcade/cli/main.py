@@ -16,7 +16,7 @@ from rich.table import Table
 
 from motorcade import actions, checkpoints, render
 from motorcade import apply as pipeline
-from motorcade.ansible import TaskEvent
+from motorcade.ansible import TaskEvent, stop_orphans
 from motorcade.context import Conductor, Stage
 from motorcade.errors import DriftDetectedError, MotorcadeError, PreflightError, UsageError
 from motorcade.runbook import Runbook, load
@@ -430,8 +430,17 @@ def lock_break(
 
     Example: motorcade lock break lab
     """
-    holder = _conductor(env).ledger.break_lock(env, force=force)
-    console.print(f"{env} was not locked." if holder is None else f"Broke the lock of {holder.describe()}.")
+    conductor = _conductor(env)
+    holder, interrupted = conductor.ledger.break_lock(env, force=force)
+    if holder is None:
+        console.print(f"{env} was not locked.")
+        return
+    console.print(f"Broke the lock of {holder.describe()}.")
+    for run_id in interrupted:
+        console.print(f"Run {run_id} is recorded as interrupted.")
+    stopped = stop_orphans([conductor.workspace.run_dir(r) for r in interrupted])
+    if stopped:
+        console.print(f"Stopped {len(stopped)} Ansible process(es) it left running: {', '.join(map(str, stopped))}.")
 
 
 def _mount_lab(argv: list[str]) -> None:

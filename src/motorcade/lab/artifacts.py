@@ -14,19 +14,41 @@ from pathlib import Path
 
 from motorcade.lab.commands import require, run
 from motorcade.lab.config import SUITE, LabConfig
+from motorcade.lab.errors import LabError
 from motorcade.lab.events import LabEvent, LabStage, Progress
 
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 _DEBOOTSTRAP_TIMEOUT = 1800
 
 
+# What each artifact is made from: the lab/ folders whose files shape it.
+SOURCES = {"host": ("host",), "base": ("base",), "vm": ("host", "vm")}
+VM_DISK_SIZE = "20G"
+
+
 @dataclass(frozen=True)
 class Artifact:
-    """One cached root filesystem tarball."""
+    """One cached build: a root filesystem tarball (host, base) or a folder with a bootable disk (vm)."""
 
-    kind: str  # "host" or "base"
+    kind: str  # "host", "base" or "vm"
     key: str
-    tarball: Path
+    path: Path
+
+    @property
+    def tarball(self) -> Path:
+        return self.path
+
+    @property
+    def disk(self) -> Path:
+        return self.path / "disk.raw"
+
+    @property
+    def kernel(self) -> Path:
+        return self.path / "vmlinuz"
+
+    @property
+    def initrd(self) -> Path:
+        return self.path / "initrd.img"
 
 
 def sources_list(mirror: str) -> str:
@@ -36,36 +58,43 @@ def sources_list(mirror: str) -> str:
     )
 
 
-def host_packages(config: LabConfig) -> list[str]:
-    """The packages listed in lab/host/packages.txt."""
-    text = (config.lab_files / "host" / "packages.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+def packages(config: LabConfig, kind: str) -> list[str]:
+    """The packages debootstrap adds for `kind` (lab/<folder>/packages.txt of each of its sources)."""
+    found: list[str] = []
+    for folder in SOURCES[kind]:
+        listing = config.lab_files / folder / "packages.txt"
+        if listing.is_file():
+            text = listing.read_text(encoding="utf-8")
+            found += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return found
 
 
 def artifact_key(config: LabConfig, kind: str) -> str:
     """A short hash of every input that shapes the `kind` artifact."""
     digest = hashlib.sha256(f"{kind}\n{SUITE}\n{config.mirror}\n".encode())
-    folder = config.lab_files / kind
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in SOURCES[kind]:
+        folder = config.lab_files / name
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
 
 def planned(config: LabConfig, kind: str) -> Artifact:
     """Where the `kind` artifact for the current inputs lives in the cache (built or not)."""
     key = artifact_key(config, kind)
-    return Artifact(kind, key, config.cache / f"{kind}-{SUITE}-{key}.tar")
+    suffix = "" if kind == "vm" else ".tar"
+    return Artifact(kind, key, config.cache / f"{kind}-{SUITE}-{key}{suffix}")
 
 
 def ensure(config: LabConfig, kind: str, progress: Progress) -> Artifact:
     """The `kind` artifact, built now unless the cache already holds it."""
     artifact = planned(config, kind)
-    if artifact.tarball.is_file():
+    if artifact.path.exists():
         progress(LabEvent(LabStage.ARTIFACTS, f"{kind} root filesystem {artifact.key} from cache", cached=True))
         return artifact
     require("debootstrap")
     config.cache.mkdir(parents=True, exist_ok=True)
-    partial = artifact.tarball.with_suffix(".partial")
+    partial = artifact.path.with_name(artifact.path.name.removesuffix(".tar") + ".partial")
     remove_tree(partial)
     rootfs = partial / "rootfs"
     rootfs.mkdir(parents=True)
@@ -73,28 +102,48 @@ def ensure(config: LabConfig, kind: str, progress: Progress) -> Artifact:
     debs = config.cache / "debs"
     debs.mkdir(exist_ok=True)
     argv = ["debootstrap", "--variant=minbase", f"--cache-dir={debs}"]
-    if kind == "host":
-        argv.append("--include=" + ",".join(host_packages(config)))
+    if kind != "base":
+        argv.append("--include=" + ",".join(packages(config, kind)))
     run([*argv, SUITE, str(rootfs), config.mirror], timeout=_DEBOOTSTRAP_TIMEOUT)
     (rootfs / "etc" / "apt" / "sources.list").write_text(sources_list(config.mirror), encoding="utf-8")
-    if kind == "host":
-        _provision_host(config, rootfs)
-    else:
+    if kind == "base":
         run(["sh", str(config.lab_files / "base" / "trim.sh"), str(rootfs)])
+    else:
+        for folder in SOURCES[kind]:
+            _provision(config, folder, rootfs)
     progress(LabEvent(LabStage.ARTIFACTS, f"packing the {kind} root filesystem"))
-    packed = partial / "rootfs.tar"
-    run(["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(packed), "."])
-    packed.replace(artifact.tarball)
+    if kind == "vm":
+        _pack_disk(rootfs, partial / "out")
+        (partial / "out").replace(artifact.path)
+    else:
+        packed = partial / "rootfs.tar"
+        run(["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(packed), "."])
+        packed.replace(artifact.path)
     remove_tree(partial)
     return artifact
 
 
-def _provision_host(config: LabConfig, rootfs: Path) -> None:
-    files = config.lab_files / "host" / "files"
-    shutil.copytree(files, rootfs, dirs_exist_ok=True)
-    script = config.lab_files / "host" / "provision.sh"
+def _provision(config: LabConfig, folder: str, rootfs: Path) -> None:
+    files = config.lab_files / folder / "files"
+    if files.is_dir():
+        shutil.copytree(files, rootfs, dirs_exist_ok=True, symlinks=True)
+    script = config.lab_files / folder / "provision.sh"
     with script.open("rb") as stdin:
         run(["chroot", str(rootfs), "/bin/sh", "-s"], stdin=stdin)
+
+
+def _pack_disk(rootfs: Path, out: Path) -> None:
+    """Make a bootable set from `rootfs`: kernel, initrd and a sparse ext4 disk image filled from the tree."""
+    out.mkdir()
+    kernels = sorted((rootfs / "boot").glob("vmlinuz-*"))
+    initrds = sorted((rootfs / "boot").glob("initrd.img-*"))
+    if not kernels or not initrds:
+        raise LabError("the virtual machine's root filesystem has no kernel or initrd in /boot")
+    shutil.copyfile(kernels[-1], out / "vmlinuz")
+    shutil.copyfile(initrds[-1], out / "initrd.img")
+    disk = out / "disk.raw"
+    run(["truncate", "-s", VM_DISK_SIZE, str(disk)])
+    run(["mkfs.ext4", "-q", "-F", "-L", "lab-root", "-d", str(rootfs), str(disk)], timeout=900)
 
 
 def remove_tree(path: Path) -> None:
@@ -115,7 +164,7 @@ def drop_cache(config: LabConfig) -> list[Path]:
         return []
     removed = []
     for path in sorted(config.cache.iterdir()):
-        if path.name.endswith((".tar", ".partial")):
+        if path.name.endswith((".tar", ".partial")) or path.name.startswith("vm-"):
             if path.is_dir():
                 remove_tree(path)
             else:

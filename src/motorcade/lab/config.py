@@ -6,9 +6,11 @@ Environment variables:
   MOTORCADE_LAB_CONFIG    a TOML file; default <lab home>/config.toml when it exists
   MOTORCADE_LAB_NAME      name of the lab host container, its network and volume; default motorcade-lab
   MOTORCADE_LAB_MIRROR    Debian mirror used by debootstrap and by apt inside the lab
+  MOTORCADE_LAB_FORM      auto (default: a KVM virtual machine where KVM works, else a systemd container),
+                          container, or vm (a QEMU virtual machine, under TCG where KVM does not work)
   MOTORCADE_LAB_PORT_<N>  host port of the forward named N (SSH, HTTP, HTTPS, APP), e.g. MOTORCADE_LAB_PORT_SSH=42022
 
-The TOML file may hold `name`, `cache`, `mirror` and a `[ports]` table of `NAME = HOST_PORT` or
+The TOML file may hold `name`, `cache`, `mirror`, `form` and a `[ports]` table of `NAME = HOST_PORT` or
 `NAME = {host = HOST_PORT, guest = GUEST_PORT}` (new names add forwards).
 """
 
@@ -30,6 +32,7 @@ LAB_HOSTNAME = "lab-host"
 LAB_USER = "motorcade"
 SUITE = "bookworm"
 BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
+FORMS = ("auto", "container", "vm")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,40}$")
 
 
@@ -64,6 +67,7 @@ class LabConfig:
     cache: Path
     name: str = DEFAULT_NAME
     mirror: str = DEFAULT_MIRROR
+    form: str = "auto"
     ports: tuple[PortForward, ...] = field(default=DEFAULT_PORTS)
 
     @property
@@ -140,7 +144,7 @@ def _apply_file(config: LabConfig, path: Path) -> LabConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise LabConfigError(f"{path}: {error}") from error
-    unknown = set(data) - {"name", "cache", "mirror", "ports"}
+    unknown = set(data) - {"name", "cache", "mirror", "form", "ports"}
     if unknown:
         raise LabConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     if "name" in data:
@@ -149,6 +153,8 @@ def _apply_file(config: LabConfig, path: Path) -> LabConfig:
         config = replace(config, cache=Path(str(data["cache"])).expanduser().resolve())
     if "mirror" in data:
         config = replace(config, mirror=str(data["mirror"]))
+    if "form" in data:
+        config = replace(config, form=str(data["form"]))
     ports = data.get("ports", {})
     if not isinstance(ports, dict):
         raise LabConfigError(f"{path}: [ports] must be a table of NAME = PORT")
@@ -168,6 +174,8 @@ def _apply_env(config: LabConfig, env: Mapping[str, str]) -> LabConfig:
         config = replace(config, name=env["MOTORCADE_LAB_NAME"])
     if env.get("MOTORCADE_LAB_MIRROR"):
         config = replace(config, mirror=env["MOTORCADE_LAB_MIRROR"])
+    if env.get("MOTORCADE_LAB_FORM"):
+        config = replace(config, form=env["MOTORCADE_LAB_FORM"])
     prefix = "MOTORCADE_LAB_PORT_"
     for key in sorted(env):
         if key.startswith(prefix):
@@ -204,6 +212,8 @@ def _as_port(value: object, where: str) -> int:
 def _validate(config: LabConfig) -> None:
     if not _NAME_RE.match(config.name):
         raise LabConfigError(f"lab name {config.name!r} must be lowercase letters, digits, '.', '_' or '-'")
+    if config.form not in FORMS:
+        raise LabConfigError(f"lab form {config.form!r} is not one of {', '.join(FORMS)}")
     hosts = [f.host for f in config.ports]
     guests = [f.guest for f in config.ports]
     for label, values in (("host", hosts), ("guest", guests)):

@@ -7,6 +7,7 @@ overlap, nested published ports and container addresses are unreachable (what LA
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -44,7 +45,9 @@ def cgroup_v2() -> bool:
 
 
 def host_image_name(artifact: Artifact) -> str:
-    return f"localhost/motorcade-lab-host:{artifact.key}"
+    """The machine-side image made from `artifact`; named after its key and its cache, so caches never share one."""
+    cache = hashlib.sha256(str(artifact.path.parent).encode()).hexdigest()[:6]
+    return f"localhost/motorcade-lab-host:{artifact.key}-{cache}"
 
 
 def ports_label(ports: tuple[PortForward, ...]) -> str:
@@ -70,12 +73,15 @@ def inspect(config: LabConfig) -> ContainerInfo | None:
     )
 
 
-def ensure_image(artifact: Artifact) -> tuple[str, bool]:
-    """Import the host root filesystem into the machine's Podman unless present; return (name, cached)."""
+def image_exists(image: str) -> bool:
+    """True when the machine's Podman holds `image`."""
     require("podman")
+    return run(["podman", "image", "exists", image], check=False).returncode == 0
+
+
+def import_image(artifact: Artifact) -> str:
+    """Import the host root filesystem tarball into the machine's Podman; return the image name."""
     name = host_image_name(artifact)
-    if run(["podman", "image", "exists", name], check=False).returncode == 0:
-        return name, True
     run(
         [
             "podman",
@@ -88,7 +94,7 @@ def ensure_image(artifact: Artifact) -> tuple[str, bool]:
             name,
         ]
     )
-    return name, False
+    return name
 
 
 def create(config: LabConfig, image: str, keys: LabKeys) -> None:
@@ -200,13 +206,17 @@ def load_base_image(config: LabConfig, artifact: Artifact) -> None:
         )
 
 
-def wait_ssh(config: LabConfig, timeout: float = 60) -> None:
+def wait_ssh(config: LabConfig, timeout: float = 180) -> None:
     """Wait until Ansible's way in works: SSH as the lab user with the lab key, then sudo."""
     require("ssh")
     deadline = time.monotonic() + timeout
     detail = ""
     while time.monotonic() < deadline:
-        result = run(ssh_argv(config, ["sudo", "-n", "true"]), check=False, timeout=30)
+        try:
+            result = run(ssh_argv(config, ["sudo", "-n", "true"]), check=False, timeout=60)
+        except LabCommandError as error:
+            detail = error.detail
+            continue
         if result.returncode == 0:
             return
         detail = result.stderr.strip()

@@ -63,6 +63,8 @@ def ssh_argv(config: LabConfig, command: list[str] | None = None, user: str | No
         "IdentitiesOnly=yes",
         "-o",
         "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=15",
         f"{user or LAB_USER}@{BIND_ADDRESS}",
     ]
     return argv + (command or [])
