@@ -7,6 +7,7 @@ Every rejection is one line naming file, line and field, e.g.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,8 @@ class Runbook:
         return self.root / PLAYBOOK_DIR / step.playbook
 
     def resolve(self, path: str) -> Path:
-        """A path from runbook.yaml: `~` expanded, relative paths taken from the repository root."""
-        expanded = Path(path).expanduser()
+        """A path from runbook.yaml: `${VAR:-default}` and `~` expanded, relative to the repository root."""
+        expanded = Path(expand_env(path)).expanduser()
         return expanded if expanded.is_absolute() else self.root / expanded
 
     def ready_steps(self) -> list[Step]:
@@ -79,6 +80,14 @@ class Runbook:
             step_id = ready[-1].id if ready else self.steps[0].id
         target = self.step(step_id)
         return self.steps[: self.number(target.id)]
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(text: str) -> str:
+    """Expand `${VAR}` and `${VAR:-default}` from the process environment (unset or empty → default)."""
+    return _ENV_REF.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), text)
 
 
 def load(path: str | Path) -> Runbook:

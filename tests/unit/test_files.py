@@ -53,3 +53,14 @@ def test_substitution_fills_variables_and_refuses_unknown_ones() -> None:
     }
     with pytest.raises(KeyError, match="nope"):
         substitute("{{ nope }}", {})
+
+
+def test_environment_paths_expand_variables_with_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`${VAR:-default}` in runbook paths takes the variable when set and non-empty, else the default."""
+    from motorcade.runbook import expand_env
+
+    monkeypatch.delenv("MOTORCADE_TEST_HOME", raising=False)
+    assert expand_env("${MOTORCADE_TEST_HOME:-.lab}/inventory") == ".lab/inventory"
+    monkeypatch.setenv("MOTORCADE_TEST_HOME", "/var/tmp/lab2")
+    assert expand_env("${MOTORCADE_TEST_HOME:-.lab}/inventory") == "/var/tmp/lab2/inventory"
+    assert expand_env("${MOTORCADE_TEST_HOME}/x") == "/var/tmp/lab2/x"

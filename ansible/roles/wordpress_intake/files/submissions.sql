@@ -1,0 +1,21 @@
+CREATE TABLE IF NOT EXISTS `@TABLE@` (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  reference VARCHAR(16) NOT NULL,
+  created_at DATETIME NOT NULL COMMENT 'UTC',
+  slot_start DATETIME NOT NULL COMMENT 'UTC',
+  slot_end DATETIME NOT NULL COMMENT 'UTC',
+  service VARCHAR(120) NOT NULL,
+  contact_name VARCHAR(200) NOT NULL,
+  payload LONGTEXT NOT NULL COMMENT 'JSON body of POST /leads, fixed at submission',
+  client_hash CHAR(64) NOT NULL,
+  status VARCHAR(16) NOT NULL DEFAULT 'pending' COMMENT 'pending, relayed or rejected',
+  attempts INT UNSIGNED NOT NULL DEFAULT 0,
+  next_attempt_at DATETIME NOT NULL COMMENT 'UTC',
+  last_attempt_at DATETIME NULL COMMENT 'UTC',
+  last_error VARCHAR(500) NULL,
+  relayed_at DATETIME NULL COMMENT 'UTC',
+  lead_id VARCHAR(64) NULL,
+  UNIQUE KEY reference (reference),
+  KEY due (status, next_attempt_at),
+  KEY slot (slot_start)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
