@@ -1,0 +1,162 @@
+"""The website in the lab, through a real browser: services pages, booking a slot, refusals, and the relay.
+
+Needs the lab (brought up if it is not), Debian's chromium, Playwright for Python, and PostgreSQL 15 on this machine
+for the real lead-intake API.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.website.conftest import TABLE, Site, free_port, serve_everywhere
+
+pytestmark = pytest.mark.lab
+
+SERVICES = {
+    "services": "Our services",
+    "airport-transfers": "Airport transfers",
+    "chauffeur-service": "Chauffeur service",
+    "errands-and-deliveries": "Errands and deliveries",
+    "business-accounts": "Business accounts",
+}
+REFERENCE = re.compile(r"MC-[2-9A-Z]{4}-[2-9A-Z]{4}")
+COUNT = f"SELECT COUNT(*) FROM {TABLE}"  # noqa: S608 - a constant table name
+
+
+def book(page: Any, site: Site, name: str, email: str = "client@example.org", consent: bool = True) -> Any:
+    """Fill in the booking form with the first free slot and send it; return the page after the answer."""
+    page.goto(f"{site.url}/book/")
+    page.fill("#mc_name", name)
+    page.fill("#mc_email", email)
+    page.fill("#mc_phone", "+33 1 23 45 67 89")
+    page.select_option("#mc_service", "Airport transfer")
+    first_slot = page.locator("#mc_slot option[value^='20']").first.get_attribute("value")
+    page.select_option("#mc_slot", first_slot)
+    page.fill("#mc_pickup", "12 rue de la Paix, Paris")
+    page.fill("#mc_dropoff", "Terminal 2E")
+    page.fill("#mc_message", "Two passengers,\nthree suitcases.")
+    if consent:
+        page.check("#mc_consent")
+    page.click("#mc_submit")
+    page.wait_for_load_state()
+    return page
+
+
+def stored(site: Site, reference: str) -> dict[str, str]:
+    """The stored submission named `reference` (status, attempts, lead id, last error)."""
+    assert REFERENCE.fullmatch(reference)  # so it is safe inside the SQL below
+    rows = site.sql(
+        f"SELECT status, attempts, IFNULL(lead_id,''), IFNULL(last_error,'') FROM {TABLE} "  # noqa: S608
+        f"WHERE reference='{reference}'"
+    )
+    assert len(rows) == 1, f"{reference} is stored {len(rows)} times"
+    status, attempts, lead_id, error = rows[0]
+    return {"status": status, "attempts": attempts, "lead_id": lead_id, "error": error}
+
+
+def eventually(check: Callable[[], bool], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the condition did not become true in time"
+        time.sleep(2)
+
+
+def test_services_pages_answer_in_a_browser(site: Site, page: Any) -> None:
+    """Each services page declared in the lab inventory opens in Chromium with its title, and the home page lists it."""
+    for slug, title in SERVICES.items():
+        response = page.goto(f"{site.url}/{slug}/")
+        assert response is not None
+        assert response.status == 200
+        assert page.locator("h1", has_text=title).count() >= 1
+    page.goto(f"{site.url}/")
+    assert "Motorcade" in page.title()
+
+
+def test_booking_a_slot_shows_a_reference_and_stores_the_submission_as_pending(site: Site, page: Any) -> None:
+    """A client fills the form, picks a slot, sees a reference; it is stored once and waits while no API is set."""
+    book(page, site, "Browser Client")
+    assert "/booking-received/" in page.url
+    reference = page.locator(".mc-reference").inner_text()
+    assert REFERENCE.fullmatch(reference)
+    assert page.locator(".mc-slot").inner_text()
+    site.relay_once()
+    row = stored(site, reference)
+    assert row["status"] == "pending"
+    assert row["attempts"] == "0"
+
+
+def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(site: Site, page: Any) -> None:
+    """An invalid email address and a missing consent are named next to their fields; no row is added."""
+    before = site.sql(COUNT)[0][0]
+    book(page, site, "Careless Client", email="not-an-address", consent=False)
+    assert "/book/" in page.url
+    assert "valid email address" in page.locator("#mc_email-error").inner_text()
+    assert "agree" in page.locator("#mc_consent-error").inner_text()
+    assert page.locator("#mc_name").input_value() == "Careless Client"
+    assert site.sql(COUNT)[0][0] == before
+
+
+def test_submissions_reach_the_lead_intake_api_exactly_once_even_when_it_was_down(site: Site, page: Any) -> None:
+    """With the real API up a booking arrives once (a resend is a replay); with it down it waits, then arrives once."""
+    import psycopg
+    from lead_intake.app import create_app
+    from lead_intake.migrate import migrate
+    from lead_intake.settings import Settings
+    from motorcade_service_testing import contract_cluster
+
+    with contract_cluster() as cluster:
+        settings = Settings(
+            environment="production",
+            db_host=cluster.host,
+            db_port=cluster.port,
+            db_password=cluster.passwords["lead_intake_app"],
+            migration_db_password=cluster.passwords["motorcade_owner"],
+            db_pool_min_size=1,
+            db_pool_max_size=2,
+            forwarded_allow_ips="127.0.0.1",
+        )
+        migrate(settings.migration_conninfo())
+        port = free_port()
+
+        def leads_with(reference: str) -> int:
+            with psycopg.connect(settings.migration_conninfo()) as conn:
+                query = "SELECT count(*) FROM leads.leads WHERE message LIKE %s"
+                row = conn.execute(query, (f"%{reference}%",)).fetchone()
+                return int(row[0]) if row else 0
+
+        site.set_relay(base_url=f"http://{site.gateway()}:{port}", timeout_seconds=5)
+        try:
+            with serve_everywhere(create_app(settings), port):
+                reference = book(page, site, "Relayed Client").locator(".mc-reference").inner_text()
+                site.relay_once()
+                eventually(lambda: stored(site, reference)["status"] == "relayed")
+                assert leads_with(reference) == 1
+                # A crash between the API's answer and the relay's bookkeeping: the resend must be a replay.
+                assert REFERENCE.fullmatch(reference)
+                site.sql(
+                    f"UPDATE {TABLE} SET status='pending', next_attempt_at=UTC_TIMESTAMP() "  # noqa: S608
+                    f"WHERE reference='{reference}'"
+                )
+                site.relay_once()
+                eventually(lambda: stored(site, reference)["status"] == "relayed")
+                assert leads_with(reference) == 1
+
+            waiting = book(page, site, "Patient Client").locator(".mc-reference").inner_text()
+            site.relay_once()
+            row = stored(site, waiting)
+            assert row["status"] == "pending"
+            assert int(row["attempts"]) >= 1
+            assert row["error"].startswith("no answer")
+            assert leads_with(waiting) == 0
+
+            with serve_everywhere(create_app(settings), port):
+                eventually(lambda: (site.relay_once(), stored(site, waiting)["status"] == "relayed")[1])
+                assert leads_with(waiting) == 1
+                assert leads_with(reference) == 1
+        finally:
+            site.set_relay(base_url="")
