@@ -69,6 +69,10 @@ class Runbook:
         expanded = Path(expand_env(path)).expanduser()
         return expanded if expanded.is_absolute() else self.root / expanded
 
+    def stale_plans(self) -> list[Step]:
+        """Planned steps whose playbook exists already: they stay unrunnable until `planned` is removed."""
+        return [s for s in self.steps if s.planned is not None and s.playbook and self.playbook_path(s).is_file()]
+
     def ready_steps(self) -> list[Step]:
         """Steps that exist (not `planned`), in order."""
         return [s for s in self.steps if s.planned is None]
@@ -192,8 +196,6 @@ def _check_semantics(runbook: Runbook, raw: CommentedMap, display: str) -> None:
             exists = runbook.playbook_path(step).is_file()
             if step.planned is None and not exists:
                 fail(node, "playbook", where, f"missing playbook file {PLAYBOOK_DIR / step.playbook}")
-            if step.planned is not None and exists:
-                fail(node, "planned", where, "the playbook exists now: remove `planned`")
         if step.touches_state and (step.backup is None or step.backup.is_empty()):
             fail(node, "touches_state", where, "a step that touches state needs a `backup` (no backup, no run)")
         if not step.touches_state and step.backup is not None:

@@ -133,11 +133,13 @@ def test_mistakes_are_rejected_with_file_line_and_field(
     assert "\n" not in message
 
 
-def test_planned_step_may_lack_its_playbook_but_not_keep_the_flag_once_it_exists(tmp_path: Path) -> None:
-    """A planned step needs no playbook; once the playbook exists the stale `planned` flag is rejected."""
+def test_planned_step_may_lack_its_playbook_and_is_reported_once_it_exists(tmp_path: Path) -> None:
+    """A planned step needs no playbook; once its playbook exists it is listed as a stale plan, still not ready."""
     body = BASE.replace("playbook: B_01_second.yml", "playbook: B_02_later.yml\n        planned: 12")
     runbook = load(_write(tmp_path, body))
     assert runbook.step("B_01").planned == 12
+    assert runbook.stale_plans() == []
     (tmp_path / "ansible/playbooks/B_02_later.yml").write_text("- hosts: all\n  tasks: []\n")
-    with pytest.raises(RunbookError, match="remove `planned`"):
-        load(tmp_path / "runbook.yaml")
+    runbook = load(tmp_path / "runbook.yaml")
+    assert [s.id for s in runbook.stale_plans()] == ["B_01"]
+    assert [s.id for s in runbook.ready_steps()] == ["A_01"]

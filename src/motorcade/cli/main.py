@@ -405,7 +405,9 @@ def runbook_validate() -> None:
     """
     runbook = _runbook()
     ready = len(runbook.ready_steps())
-    console.print(f"{runbook.path}: valid; {len(runbook.steps)} steps, {ready} with playbooks.")
+    console.print(f"{runbook.path}: valid; {len(runbook.steps)} steps, {ready} ready to apply.")
+    for step in runbook.stale_plans():
+        console.print(f"note: {step.id} is planned but {step.playbook} exists; remove `planned` to make it runnable")
 
 
 @lock_app.command("status")
