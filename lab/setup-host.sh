@@ -3,7 +3,8 @@
 #
 #   sudo lab/setup-host.sh
 #
-# - Podman with runc, debootstrap (builds the lab's root filesystems), OpenSSH client (Ansible's way in).
+# - Podman with runc, debootstrap (builds the lab's root filesystems), OpenSSH client (Ansible's way in),
+#   QEMU (the lab host is a KVM virtual machine where KVM works; without it the lab is a systemd container).
 # - /etc/containers/containers.conf: runc as runtime and ulimits within what the machine grants. Without it,
 #   on machines whose PID 1 is not systemd (cgroup v1/hybrid, no CAP_SYS_RESOURCE) containers do not start:
 #   crun refuses hybrid cgroups and raising RLIMIT_NOFILE is not permitted. An existing file is left alone
@@ -11,7 +12,7 @@
 set -eu
 
 packages="podman runc netavark aardvark-dns slirp4netns uidmap fuse-overlayfs iptables debootstrap
-openssh-client ca-certificates tar"
+openssh-client ca-certificates tar e2fsprogs qemu-system-x86 qemu-utils"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "lab/setup-host.sh must run as root (try: sudo $0)" >&2
