@@ -6,4 +6,3 @@ set -eu
 rm -f /etc/containers/containers.conf
 printf 'nameserver 10.0.2.3\n' > /etc/resolv.conf
 systemctl enable systemd-networkd.service motorcade-lab-keys.service >/dev/null
-systemctl unmask serial-getty@ttyS0.service >/dev/null 2>&1 || true
