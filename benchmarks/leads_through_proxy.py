@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""POST /leads through the proxy, straight to the service, and PostgreSQL's insert rate, side by side in the lab.
+
+Needs a lab with the runbook applied through PLAT_06 (`motorcade apply lab --through PLAT_06`; for a lab of one's own
+the same MOTORCADE_LAB_* variables as `motorcade lab`). Measures in one run, each for --duration seconds after a 2 s
+warm-up, at the same concurrency, with the same form body as benchmarks/leads_post.py (source `benchmark`):
+  1. through the proxy: h2load on this machine → the lab's HTTPS port → Caddy (TLS) → motorcade-lead-intake, HTTP/1.1
+     keep-alive over TLS;
+  2. direct: h2load in a throwaway container on the lab host's motorcade-backend network → motorcade-lead-intake:8000;
+  3. pgbench in a throwaway container on the same network (the motorcade-postgres image's pgbench) running the service's
+     INSERT statement as lead_intake_app (password from the service's secret file, never on a command line).
+Prints requests (transactions) per second, p50/p99 latency in ms, and the ratios (issue 5's targets: ≥ 1,000 req/s with
+p99 ≤ 50 ms through the proxy; the service ≥ 30 % of the pgbench insert rate). Its rows are deleted at the end.
+The lab's inventory lifts the per-client rate limit for this (ansible/inventories/lab/group_vars/all/apps.yml).
+
+    python benchmarks/leads_through_proxy.py [--duration 15] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import leads_post  # the services' benchmark: the same body, statement and h2load run
+
+from motorcade import lab
+
+SOURCE = "benchmark"
+BODY = {**leads_post.BODY, "source": SOURCE}
+PGBENCH_SCRIPT = leads_post.PGBENCH_SCRIPT.replace("'website'", f"'{SOURCE}'")
+BASE_IMAGE = "docker.io/library/debian:bookworm-slim"
+H2LOAD_IMAGE = "localhost/motorcade-bench-h2load:bookworm"
+POSTGRES_IMAGE = "localhost/motorcade-postgres:current"
+NETWORK = "motorcade-backend"
+SERVICE = "motorcade-lead-intake"
+DB_PASSWORD_FILE = "/etc/motorcade/lead-intake/secrets/db_password"  # noqa: S105 (a path, not a password)
+
+
+def on_lab_host(config: lab.LabConfig, script: str, timeout: float = 900) -> str:
+    """Run the shell `script` as root on the lab host; return its output."""
+    result = subprocess.run(
+        [*lab.ssh_argv(config), "sudo sh -es"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"error: on the lab host: {result.stderr.strip().splitlines()[-1:]}")
+    return result.stdout
+
+
+def figures(latencies_ms: list[float], rate: float, errors: int) -> dict[str, float]:
+    cut = statistics.quantiles(sorted(latencies_ms), n=100)
+    return {"rate": rate, "p50": cut[49], "p99": cut[98], "count": len(latencies_ms), "errors": errors}
+
+
+def parse_h2load(stdout: str, log: str) -> dict[str, float]:
+    """h2load's rate and non-2xx count from its summary, latencies from its request log (µs, third column)."""
+    rate = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", stdout).group(1))  # type: ignore[union-attr]
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", stdout)
+    errored = re.search(r"requests: .*?(\d+) failed, (\d+) errored", stdout)
+    errors = sum(int(codes.group(i)) for i in (2, 3, 4)) if codes else 0
+    errors += int(errored.group(1)) if errored else 0
+    latencies = [int(row.split("\t")[2]) / 1000.0 for row in log.splitlines() if row]
+    return figures(latencies, rate, errors)
+
+
+def through_proxy(config: lab.LabConfig, duration: int, concurrency: int) -> dict[str, float]:
+    """h2load on this machine against the lab's HTTPS port (the proxy's `localhost` site)."""
+    leads_post.BODY = BODY  # run_h2load posts leads_post.BODY
+    workdir = Path(tempfile.mkdtemp(prefix="motorcade-bench-proxy-"))
+    try:
+        return leads_post.run_h2load(
+            f"https://localhost:{config.port('https').host}/api", duration, concurrency, workdir
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def direct(config: lab.LabConfig, duration: int, concurrency: int) -> dict[str, float]:
+    """h2load in a container on the backend network, straight to the service's port."""
+    body = shlex.quote(json.dumps(BODY))
+    output = on_lab_host(
+        config,
+        f"""
+if ! podman image exists {H2LOAD_IMAGE}; then
+  printf 'FROM {BASE_IMAGE}\\nRUN apt-get update && apt-get install -y --no-install-recommends nghttp2-client \\
+    && rm -rf /var/lib/apt/lists/*\\n' | podman build --pull=never --quiet --tag {H2LOAD_IMAGE} -f - /tmp >/dev/null
+fi
+work=$(mktemp -d)
+printf '%s' {body} > "$work/body.json"
+podman run --rm --network {NETWORK} --volume "$work:/work" {H2LOAD_IMAGE} h2load --h1 -c {concurrency} -t 1 \
+  -D {duration} --warm-up-time=2 -d /work/body.json -H 'content-type: application/json' --log-file=/work/h2load.log \
+  http://{SERVICE}:8000/leads > "$work/out.txt"
+cat "$work/out.txt"; echo '=====LOG====='; cat "$work/h2load.log"; rm -rf "$work"
+""",
+    )
+    stdout, log = output.split("=====LOG=====\n", 1)
+    return parse_h2load(stdout, log)
+
+
+def pgbench(config: lab.LabConfig, duration: int, concurrency: int) -> dict[str, float]:
+    """pgbench with the service's statement as lead_intake_app over the backend network."""
+    output = on_lab_host(
+        config,
+        f"""
+work=$(mktemp -d); chmod 0777 "$work"
+cat > "$work/insert_lead.sql" <<'SQL'
+{PGBENCH_SCRIPT}SQL
+podman run --rm --network {NETWORK} --user 10001:10001 --volume "$work:/work" --workdir /work \
+  --volume {DB_PASSWORD_FILE}:/run/secrets/db_password:ro --entrypoint sh {POSTGRES_IMAGE} -c \
+  'PGPASSWORD=$(cat /run/secrets/db_password) exec /usr/lib/postgresql/15/bin/pgbench -n -h motorcade-postgres \
+   -U lead_intake_app -M prepared -c {concurrency} -j 2 -T {duration} -f /work/insert_lead.sql -l \
+   --log-prefix /work/tx motorcade' > "$work/out.txt"
+cat "$work/out.txt"; echo '=====LOG====='; cat "$work"/tx*; rm -rf "$work"
+""",
+    )
+    stdout, log = output.split("=====LOG=====\n", 1)
+    rate = float(re.search(r"tps = ([\d.]+)", stdout).group(1))  # type: ignore[union-attr]
+    latencies = [int(line.split()[2]) / 1000.0 for line in log.splitlines() if line]
+    return figures(latencies, rate, 0)
+
+
+def clean_up(config: lab.LabConfig) -> None:
+    """Delete the rows the benchmark inserted (as the superuser, over the container's socket)."""
+    sql = (
+        "WITH gone AS (SELECT id FROM leads.leads WHERE source = 'benchmark'), "
+        "h AS (DELETE FROM leads.lead_status_history WHERE lead_id IN (SELECT id FROM gone)) "
+        "DELETE FROM leads.leads WHERE source = 'benchmark'"
+    )
+    output = on_lab_host(
+        config,
+        f"podman exec --user postgres motorcade-postgres psql -qAt -d motorcade -c {shlex.quote(sql)} -c 'SELECT 1'",
+    )
+    return len(output.splitlines())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients for every tool")
+    args = parser.parse_args()
+    if shutil.which("h2load") is None:
+        print("error: h2load not found (apt-get install nghttp2-client)", file=sys.stderr)
+        return 1
+    config = lab.load_config()
+    proxied = through_proxy(config, args.duration, args.concurrency)
+    straight = direct(config, args.duration, args.concurrency)
+    baseline = pgbench(config, args.duration, args.concurrency)
+    clean_up(config)
+    load = os.getloadavg()
+    print(
+        f"POST /leads in the lab ({config.name}), {args.duration} s each, concurrency {args.concurrency}, "
+        f"{os.cpu_count()} CPUs shared by the machine and the lab, load average after {load[0]:.1f}"
+    )
+    print(f"{'':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'count':>8} {'errors':>7}")
+    rows = (
+        ("through the proxy (h2load, HTTPS, HTTP/1.1)", proxied),
+        ("direct to the service (h2load, backend net)", straight),
+        ("pgbench, same INSERT statement", baseline),
+    )
+    for label, result in rows:
+        print(
+            f"{label:44} {result['rate']:9.0f} {result['p50']:8.2f} {result['p99']:8.2f} "
+            f"{result['count']:8.0f} {result['errors']:7.0f}"
+        )
+    print(f"proxy / direct: {proxied['rate'] / straight['rate']:.1%}")
+    print(f"through the proxy / pgbench insert rate: {proxied['rate'] / baseline['rate']:.1%} (target ≥ 30%)")
+    print(f"direct / pgbench insert rate: {straight['rate'] / baseline['rate']:.1%}")
+    print(
+        f"through the proxy: {proxied['rate']:.0f} req/s, p99 {proxied['p99']:.1f} ms "
+        "(target ≥ 1,000 req/s with p99 ≤ 50 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The lead-intake and people APIs through the reverse proxy, over HTTPS, in the lab (PLAT_04 … PLAT_06 applied)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.platform_apps.conftest import AppsLab
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def client(lab_env: AppsLab) -> Iterator[httpx.Client]:
+    """An HTTPS client of the proxy that trusts only Caddy's internal root CA from the lab host."""
+    with httpx.Client(base_url=lab_env.base_url, verify=str(lab_env.ca_file), timeout=15) as http:
+        yield http
+
+
+def lead_form(tag: str) -> dict[str, object]:
+    """A valid intake form whose name, e-mail and source are unique to `tag`."""
+    return {
+        "name": f"Proxy Test {tag}",
+        "email": f"proxy-{tag}@example.org",
+        "phone": "+41 44 555 01 23",
+        "service": "airport transfer",
+        "requested_window": {"start": "2031-05-01T09:00:00+02:00", "end": "2031-05-01T11:00:00+02:00"},
+        "message": "Two passengers.",
+        "source": f"proxytest-{tag}",
+        "consent": True,
+    }
+
+
+def test_a_lead_goes_from_the_form_to_a_person_through_the_proxy(client: httpx.Client, lab_env: AppsLab) -> None:
+    """A lead sent twice with one Idempotency-Key is one lead: listed, contacted, converted, found as a person."""
+    tag = secrets.token_hex(4)
+    form = lead_form(tag)
+    idempotency = {"Idempotency-Key": f"proxytest-{tag}"}
+    lead_auth = {"Authorization": f"Bearer {lab_env.lead_intake_key}"}
+    people_auth = {"Authorization": f"Bearer {lab_env.people_key}"}
+
+    first = client.post("/api/leads", json=form, headers=idempotency)
+    assert first.status_code == 201, first.text
+    retry = client.post("/api/leads", json=form, headers=idempotency)
+    assert retry.status_code == 200, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    lead_id = first.json()["id"]
+    assert retry.json()["id"] == lead_id
+
+    listed = client.get("/api/leads", params={"source": form["source"]}, headers=lead_auth)
+    assert listed.status_code == 200, listed.text
+    assert [item["id"] for item in listed.json()["items"]] == [lead_id]
+
+    contacted = client.post(f"/api/leads/{lead_id}/status", json={"status": "contacted"}, headers=lead_auth)
+    assert contacted.status_code == 200, contacted.text
+    detail = client.get(f"/api/leads/{lead_id}", headers=lead_auth).json()
+    assert detail["status"] == "contacted"
+    assert [entry["to_status"] for entry in detail["history"]] == ["new", "contacted"]
+
+    converted = client.post("/api/people/from-lead", json={"lead_id": lead_id}, headers=people_auth)
+    assert converted.status_code == 201, converted.text
+    assert converted.json()["outcome"] == "created"
+    person_id = converted.json()["person"]["id"]
+
+    found = client.get("/api/people", params={"q": f"Proxy Test {tag}"}, headers=people_auth)
+    assert found.status_code == 200, found.text
+    assert [(p["id"], p["lead_ids"]) for p in found.json()["items"]] == [(person_id, [lead_id])]
+
+
+@pytest.mark.parametrize("path", ["/api/leads", "/api/people"])
+def test_a_staff_request_without_credentials_gets_401(client: httpx.Client, path: str) -> None:
+    """Each API's staff route, reached through the proxy without a key, answers 401 with a Bearer challenge."""
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_key_of_one_api_does_not_open_the_other(client: httpx.Client, lab_env: AppsLab) -> None:
+    """The lead-intake staff key is refused by the people API (each service checks its own keys)."""
+    response = client.get("/api/people", headers={"Authorization": f"Bearer {lab_env.lead_intake_key}"})
+    assert response.status_code == 401
+
+
+def test_the_proxy_adds_security_headers_and_refuses_large_bodies(client: httpx.Client) -> None:
+    """Responses carry HSTS and the other security headers, no Server header; a 1 MiB body is refused with 413."""
+    response = client.get("/api/leads")
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "server" not in response.headers
+    large = client.post(
+        "/api/leads", content=b"{" + b" " * 1_048_576 + b"}", headers={"content-type": "application/json"}
+    )
+    assert large.status_code == 413
+
+
+def test_the_access_log_is_json_without_search_terms(client: httpx.Client, lab_env: AppsLab) -> None:
+    """The proxy logs each request as a JSON line in the journal, with the people search term redacted."""
+    term = f"Secretname{secrets.token_hex(4)}"
+    client.get("/api/people", params={"q": term}, headers={"Authorization": f"Bearer {lab_env.people_key}"})
+    lines = lab_env.ssh("journalctl --no-pager -o cat -n 50 CONTAINER_NAME=motorcade-caddy").splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    access = [e for e in entries if e.get("logger") == "http.log.access.log0"]
+    assert access, lines[-5:]
+    assert any(e["request"]["uri"].startswith("/api/people?q=REDACTED") for e in access)
+    assert term not in "\n".join(lines)
+
+
+def test_the_services_and_postgresql_are_not_reachable_from_the_machine(lab_env: AppsLab) -> None:
+    """Nothing listens for the services or PostgreSQL on the lab host; neither the host nor their containers answer."""
+    listening = lab_env.ssh("ss -ltnH").split()
+    assert not [field for field in listening if field.endswith((":8000", ":5432"))]
+    addresses = {
+        name: lab_env.ssh(
+            f"podman inspect --format '{{{{range .NetworkSettings.Networks}}}}{{{{.IPAddress}}}} {{{{end}}}}' {name}"
+        ).split()
+        for name in ("motorcade-lead-intake", "motorcade-people", "motorcade-postgres")
+    }
+    lab_host = subprocess.run(
+        [
+            "podman",
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            lab_env.config.name,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    targets = [(ip, 8000) for ip in addresses["motorcade-lead-intake"] + addresses["motorcade-people"]]
+    targets += [(ip, 5432) for ip in addresses["motorcade-postgres"]]
+    targets += [(ip, port) for ip in lab_host for port in (8000, 5432)]
+    targets += [("127.0.0.1", forward.host) for forward in lab_env.config.ports if forward.guest in (8000, 5432)]
+    assert all(addresses.values())
+    assert lab_host
+    reachable = [target for target in targets if _connects(*target)]
+    assert reachable == []
+
+
+def _connects(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return True
+    except OSError:
+        return False
