@@ -71,6 +71,20 @@ class Site:
         )
         self.sudo(f"python3 - <<'PY'\n{script}PY\n")
 
+    def admin_password(self) -> str:
+        """The WordPress administrator's password, from the lab's vault."""
+        from ruamel.yaml import YAML
+
+        vault = self.config.inventory_dir / "group_vars" / "all" / "vault.yml"
+        plain = subprocess.run(
+            ["ansible-vault", "view", "--vault-password-file", str(self.config.vault_password_file), str(vault)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return str(YAML(typ="safe").load(plain)["vault_wordpress_admin_password"])
+
     def gateway(self) -> str:
         """The address at which the lab host reaches this machine (its default gateway)."""
         return self.sudo("ip -4 route show default | awk '{print $3; exit}'").strip()

@@ -90,6 +90,21 @@ def test_booking_a_slot_shows_a_reference_and_stores_the_submission_as_pending(s
     assert row["attempts"] == "0"
 
 
+def test_staff_see_pending_and_relayed_submissions_in_the_admin(site: Site, page: Any) -> None:
+    """An administrator logs in and finds a new booking under Intake → Pending, with its reference."""
+    reference = book(page, site, "Listed Client").locator(".mc-reference").inner_text()
+    page.goto(f"{site.url}/wp-login.php")
+    page.fill("#user_login", "motorcade-admin")
+    page.fill("#user_pass", site.admin_password())
+    page.click("#wp-submit")
+    page.wait_for_url("**/wp-admin/**")
+    page.goto(f"{site.url}/wp-admin/admin.php?page=mc-intake&mc_status=pending")
+    assert page.locator("h1", has_text="Intake submissions").count() == 1
+    assert page.locator("tr.mc-status-pending", has_text=reference).count() == 1
+    page.goto(f"{site.url}/wp-admin/admin.php?page=mc-intake&mc_status=relayed")
+    assert page.locator("tr.mc-status-pending").count() == 0
+
+
 def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(site: Site, page: Any) -> None:
     """An invalid email address and a missing consent are named next to their fields; no row is added."""
     before = site.sql(COUNT)[0][0]
