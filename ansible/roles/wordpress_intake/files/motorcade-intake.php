@@ -12,7 +12,8 @@ namespace Motorcade\Intake;
 
 const CONFIG_FILE = '/etc/wordpress/motorcade-intake.json';
 const REFERENCE_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
-const CONTROL_CHARS = '/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/u';
+// Control, private-use and unassigned characters: the lead-intake API refuses them (tab and newlines aside in texts).
+const CONTROL_CHARS = '/[\p{Cc}\p{Co}\p{Cn}]/u';
 
 /** The settings written by Ansible (availability, services, rate limit, pages). */
 function config(): array
@@ -136,8 +137,8 @@ function text(array $post, string $field, int $max, bool $multiline, array &$err
         }
         return '';
     }
-    if (preg_match(CONTROL_CHARS, $value) || (!$multiline && preg_match('/[\r\n\t]/', $value))
-        || !mb_check_encoding($value, 'UTF-8')) {
+    if (!mb_check_encoding($value, 'UTF-8')
+        || preg_match(CONTROL_CHARS, $multiline ? str_replace(["\r", "\n", "\t"], '', $value) : $value)) {
         $errors[$field] = ucfirst($label) . ' contains characters we cannot accept.';
     } elseif (mb_strlen($value) > $max) {
         $errors[$field] = ucfirst($label) . " is too long (at most $max characters).";
