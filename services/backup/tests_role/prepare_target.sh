@@ -21,7 +21,7 @@ psql -U postgres -h /var/run/postgresql -d motorcade -c "CREATE SCHEMA leads; CR
 mkdir -p /srv/weed/data
 printf '{"identities":[{"name":"backup","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List"]}]}' '$access' '$secret' > /srv/weed/s3.json
 chmod 600 /srv/weed/s3.json
-systemd-run --unit=mcb-weed /usr/local/bin/weed server -dir=/srv/weed/data -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3 -s3.port=8333 -s3.config=/srv/weed/s3.json -s3.port.iceberg=0 -s3.port.lance=0 -volume.max=0
+systemd-run --unit=mcb-weed /usr/local/bin/weed server -dir=/srv/weed/data -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3 -s3.port=8333 -s3.config=/srv/weed/s3.json -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=1024 -volume.max=0
 for i in \$(seq 1 60); do
   if echo "s3.bucket.create -name $bucket" | /usr/local/bin/weed shell -master=127.0.0.1:9333 2>&1 | grep -qv -i error; then break; fi
   sleep 1
