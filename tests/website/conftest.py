@@ -122,8 +122,11 @@ def site() -> Site:
     lab.up(config)
     url = f"http://localhost:{config.port('http').host}"
     for playbook in PLAYBOOKS:
+        started = time.monotonic()
         result = apply(config, url, playbook)
         assert result.returncode == 0, f"{playbook} failed:\n{result.stdout[-4000:]}"
+        recap = [line for line in result.stdout.splitlines() if " ok=" in line]
+        print(f"{playbook}: {time.monotonic() - started:.0f} s; {' '.join(recap)}")
     return Site(config, url)
 
 
