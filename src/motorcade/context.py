@@ -179,13 +179,25 @@ class Conductor:
         return self.inventory().hostvars.get(host, {})
 
 
-_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
+
+
+def _lookup(path: str, variables: dict[str, Any]) -> Any:
+    value: Any = variables
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise KeyError(path)
+    return value
 
 
 def substitute(value: Any, variables: dict[str, Any]) -> Any:
-    """Replace `{{ name }}` in strings (recursively) from `variables`; unknown names raise KeyError."""
+    """Replace `{{ name }}` and `{{ name.key.0 }}` in strings (recursively); unknown names raise KeyError."""
     if isinstance(value, str):
-        return _VAR.sub(lambda m: str(variables[m.group(1)]), value)
+        return _VAR.sub(lambda m: str(_lookup(m.group(1), variables)), value)
     if isinstance(value, list):
         return [substitute(v, variables) for v in value]
     if isinstance(value, dict):

@@ -51,6 +51,10 @@ def test_substitution_fills_variables_and_refuses_unknown_ones() -> None:
         "url": "https://h:8443/",
         "n": [1, "8443"],
     }
+    ports = {"motorcade_lab_ports": {"app": {"host": 42081}}, "hosts": ["a", "b"]}
+    assert substitute("http://127.0.0.1:{{ motorcade_lab_ports.app.host }}/{{ hosts.1 }}", ports) == (
+        "http://127.0.0.1:42081/b"
+    )
     with pytest.raises(KeyError, match="nope"):
         substitute("{{ nope }}", {})
 

@@ -25,7 +25,7 @@ from motorcade.status import StepStatus, next_step, step_statuses
 EPILOG_CODES = (
     "Exit codes: 0 ok, 1 a gate failed, 2 usage, 3 lock held, 4 step LOCKED, 5 preflight refused, "
     "6 drift found, 7 runbook invalid, 8 stale lock, 9 unknown step/env, 10 backup error, "
-    "11 ansible could not run, 70 internal error."
+    "11 ansible could not run, 12 lab error, 70 internal error."
 )
 
 app = typer.Typer(
