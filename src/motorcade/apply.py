@@ -75,7 +75,12 @@ def plan(
             waits_for = [r for r in step.requires if r in unavailable]
             if step.planned is not None or waits_for:
                 unavailable.add(step.id)
-                why = "planned, no playbook yet" if step.planned is not None else "needs " + ", ".join(waits_for)
+                issue = f" (issue #{step.planned})" if step.planned not in (None, True) else ""
+                why = (
+                    f"planned{issue}, not ready to apply"
+                    if step.planned is not None
+                    else "needs " + ", ".join(waits_for)
+                )
                 conductor.reporter.note(f"Skipping {step.id}: {why}")
                 continue
             todo.append(step)

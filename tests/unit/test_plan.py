@@ -43,7 +43,7 @@ def test_through_skips_planned_steps_and_what_needs_them(tmp_path: Path) -> None
     conductor = Conductor.open(load(runbook_file), "local", tmp_path / "ws", notes)
     chosen = [s.id for s in plan(conductor, through="last")]
     assert chosen == [f"FIX_0{i}" for i in range(1, 9)]
-    assert notes.lines == ["Skipping FIX_09: planned, no playbook yet", "Skipping FIX_10: needs FIX_09"]
+    assert notes.lines == ["Skipping FIX_09: planned (issue #42), not ready to apply", "Skipping FIX_10: needs FIX_09"]
 
 
 def test_a_fresh_environment_has_nothing_complete_and_a_next_step(tmp_path: Path) -> None:
