@@ -15,7 +15,7 @@ and prints requests (transactions) per second, p50 and p99 latency, and the serv
     python benchmarks/leads_post.py [--duration 15] [--concurrency 32] [--workers 2]
 """
 
-# ruff: noqa: S603, S607 - runs h2load, runuser, pgbench and pgrep from PATH with fixed arguments
+
 from __future__ import annotations
 
 import argparse

@@ -163,7 +163,7 @@ def _dump_and_upload(client: S3Client, settings: Settings, recipient: str, tier:
     return manifest
 
 
-def _stream(
+def _stream(  # noqa: PLR0912 - one pipeline: dump, encrypt, hash, upload, with cleanup on each failure
     client: S3Client, settings: Settings, conn: psycopg.Connection, *, snapshot: str, recipient: str, key: str
 ) -> tuple[int, str, list[postgres.TableStats]]:
     """pg_dump (in the exported snapshot) | age → SHA-256 → multipart upload, while the same snapshot's
