@@ -19,13 +19,13 @@ context = ssl.create_default_context(cafile=cafile or None)
 
 class _Connection(http.client.HTTPSConnection):
     def connect(self) -> None:
-        raw = socket.create_connection((address, int(port)), timeout=10)
+        raw = socket.create_connection((address, int(port)), timeout=30)
         self.sock = context.wrap_socket(raw, server_hostname=server_name)
 
 
 results = []
 for request in json.loads(requests_json):
-    connection = _Connection(server_name, int(port), context=context, timeout=10)
+    connection = _Connection(server_name, int(port), context=context, timeout=30)
     body = b"x" * int(request.get("body_bytes", 0)) if request.get("body_bytes") else None
     headers = {"Content-Type": "application/json"} if body else {}
     try:
