@@ -34,7 +34,7 @@ class RelayConfig:
     backoff_initial_seconds: int = 30
     backoff_max_seconds: int = 3600
     batch_size: int = 50
-    lock_file: str = "/run/lock/motorcade-intake-relay.lock"
+    lock_file: str = "/run/motorcade-intake-relay/relay.lock"
 
     @property
     def configured(self) -> bool:
@@ -72,7 +72,7 @@ def parse_config(data: dict[str, Any]) -> RelayConfig:
             backoff_initial_seconds=int(backoff.get("initial_seconds", 30)),
             backoff_max_seconds=int(backoff.get("max_seconds", 3600)),
             batch_size=int(data.get("batch_size", 50)),
-            lock_file=str(data.get("lock_file", "/run/lock/motorcade-intake-relay.lock")),
+            lock_file=str(data.get("lock_file", "/run/motorcade-intake-relay/relay.lock")),
         )
     except (TypeError, ValueError) as error:
         raise ConfigError(f"a setting has the wrong type: {error}") from error

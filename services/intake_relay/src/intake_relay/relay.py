@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from intake_relay.client import Answer, post_lead
 from intake_relay.config import RelayConfig
-from intake_relay.errors import LockedError
+from intake_relay.errors import LockedError, RelayError
 from intake_relay.policy import Outcome, classify, next_attempt, retry_after_seconds
 from intake_relay.store import Store, connect
 
@@ -65,7 +65,10 @@ def run_once(config: RelayConfig) -> Summary:
     """One run under an exclusive lock: nothing when the API is not configured, else relay what is due."""
     if not config.configured:
         return Summary(configured=False)
-    descriptor = os.open(config.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        descriptor = os.open(config.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise RelayError(f"cannot open the lock file {config.lock_file}: {error.strerror}") from error
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
