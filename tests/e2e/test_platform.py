@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import Lab
+from tests.e2e.conftest import PLATFORM, Lab
 
 pytestmark = pytest.mark.lab
 
-PLATFORM = ["PLAT_01", "PLAT_02A", "PLAT_02B", "PLAT_02C", "PLAT_03", "PLAT_04A"]
-
 
 def test_the_platform_steps_pass_every_gate_from_nothing(platform_lab: Lab) -> None:
-    """`apply lab --through PLAT_04A` on a fresh lab passes, and `status lab` shows each platform step complete."""
+    """Applying PLAT_01..PLAT_04A to a fresh lab passes, and `status lab` shows each platform step complete."""
     assert platform_lab.applied.returncode == 0, platform_lab.applied.stdout[-4000:] + platform_lab.applied.stderr
     status = platform_lab.motorcade("status", "lab").stdout
     for step in PLATFORM:
