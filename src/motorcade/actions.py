@@ -54,11 +54,14 @@ class Drift:
     diffs: list[str] = field(default_factory=list)
 
 
-def drift(conductor: Conductor) -> list[Drift]:
-    """Check mode with diff of every complete step; each entry lists the tasks that would change."""
+def drift(conductor: Conductor, only: list[str] | None = None) -> list[Drift]:
+    """Check mode with diff of every complete step (or of `only`); each entry lists the tasks that would change."""
+    wanted = {conductor.runbook.step(s).id for s in only} if only else None
     found: list[Drift] = []
     for status in step_statuses(conductor):
         step = status.step
+        if wanted is not None and step.id not in wanted:
+            continue
         if not status.complete or step.kind == "checkpoint":
             continue
         if step.locked is not None:

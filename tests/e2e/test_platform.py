@@ -45,10 +45,10 @@ def test_a_hand_edit_is_drift_until_the_step_is_rerun(platform_lab: Lab) -> None
     assert clean.returncode == 0, clean.stdout + clean.stderr
     edited = platform_lab.on_host("echo '# hot edit' >> /etc/containers/containers.conf")
     assert edited.returncode == 0, edited.stderr
-    drifted = platform_lab.motorcade("drift", "lab")
+    drifted = platform_lab.motorcade("drift", "lab", "PLAT_01")
     assert drifted.returncode == 6, drifted.stdout + drifted.stderr
     assert "PLAT_01" in drifted.stdout
     rerun = platform_lab.motorcade("apply", "lab", "PLAT_01")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr
     assert "# hot edit" not in platform_lab.on_host("cat /etc/containers/containers.conf").stdout
-    assert platform_lab.motorcade("drift", "lab").returncode == 0
+    assert platform_lab.motorcade("drift", "lab", "PLAT_01").returncode == 0

@@ -128,7 +128,7 @@ def test_drift_reports_a_hand_edit_and_a_rerun_undoes_it(project: Project) -> No
     assert project.motorcade("apply", "local", "FIX_01").returncode == 0
     assert project.motorcade("drift", "local").returncode == 0
     (project.state / "etc/app.conf").write_text("greeting=edited by hand\n")
-    drifted = project.motorcade("drift", "local")
+    drifted = project.motorcade("drift", "local", "FIX_01")
     assert drifted.returncode == 6
     assert "Ensure the config file says hello." in drifted.stdout
     assert project.motorcade("apply", "local", "FIX_01").returncode == 0

@@ -281,13 +281,16 @@ def verify(
 
 
 @app.command()
-def drift(env: Annotated[str, typer.Argument(help="Environment: lab, staging or prod.")]) -> None:
-    """Run every complete step in check mode with diff and list what would change (exit 6 if anything).
+def drift(
+    env: Annotated[str, typer.Argument(help="Environment: lab, staging or prod.")],
+    steps: Annotated[list[str] | None, typer.Argument(help="Only these steps [default: every complete step].")] = None,
+) -> None:
+    """Run complete steps in check mode with diff and list what would change (exit 6 if anything).
 
-    Example: motorcade drift lab
+    Examples: motorcade drift lab · motorcade drift prod PLAT_03
     """
     conductor = _conductor(env, CliReporter())
-    found = actions.drift(conductor)
+    found = actions.drift(conductor, steps)
     drifted = 0
     for entry in found:
         if entry.changed or entry.note.startswith("check mode failed"):
