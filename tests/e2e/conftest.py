@@ -30,14 +30,17 @@ class Lab:
     def workspace(self) -> Path:
         return self.home / "workspace"
 
-    def motorcade(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    def motorcade(
+        self, *args: str, runbook: Path = REPO / "runbook.yaml", timeout: float = 1800
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real CLI with this lab's environment (against `runbook`, the repository's by default)."""
         return subprocess.run(
-            [sys.executable, "-m", "motorcade.cli.main", "--runbook", str(REPO / "runbook.yaml"), *args],
+            [sys.executable, "-m", "motorcade.cli.main", "--runbook", str(runbook), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
             env=self.env,
-            cwd=REPO,
+            cwd=runbook.parent,
             check=False,
         )
 

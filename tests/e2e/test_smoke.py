@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,24 +20,7 @@ def test_the_smoke_step_passes_every_gate_and_answers_from_the_machine(platform_
     project = tmp_path / "smoke"
     shutil.copytree(SMOKE, project)
     (project / ".lab").symlink_to(platform_lab.home)
-    applied = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "motorcade.cli.main",
-            "--runbook",
-            str(project / "runbook.yaml"),
-            "apply",
-            "lab",
-            "SMOKE_01",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=platform_lab.env,
-        cwd=project,
-        check=False,
-    )
+    applied = platform_lab.motorcade("apply", "lab", "SMOKE_01", runbook=project / "runbook.yaml")
     assert applied.returncode == 0, applied.stdout[-4000:] + applied.stderr
     for gate in ("backup", "run", "idempotence", "verify", "pin", "log"):
         line = next(ln for ln in applied.stdout.splitlines() if f"SMOKE_01 {gate}" in ln)
