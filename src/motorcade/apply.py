@@ -16,7 +16,7 @@ from motorcade.ansible import Recap, run_playbook
 from motorcade.context import Conductor, Stage, git_commit
 from motorcade.errors import GateFailedError, MotorcadeError, PreflightError
 from motorcade.schema import Step
-from motorcade.status import StepStatus, next_step, step_statuses
+from motorcade.status import next_step, step_statuses
 
 
 @dataclass
@@ -293,6 +293,3 @@ def _redact_data(conductor: Conductor, data: dict[str, Any]) -> dict[str, Any]:
 
     return dict(json.loads(conductor.redact(json.dumps(data, default=str))))
 
-
-def statuses(conductor: Conductor) -> list[StepStatus]:
-    return step_statuses(conductor)
