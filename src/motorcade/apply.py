@@ -6,6 +6,7 @@ stages in order. Whatever happens, the deploy log gets an entry and the ledger a
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -289,7 +290,4 @@ def _log_and_record(
 
 
 def _redact_data(conductor: Conductor, data: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     return dict(json.loads(conductor.redact(json.dumps(data, default=str))))
-

@@ -6,6 +6,7 @@ the environments its checkpoint names.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,6 @@ def write(directory: Path, step: str, env: str, date: str, evidence: dict[str, A
     data.update(step=step, date=date, environments=envs)
     data.setdefault("evidence", {})[env] = evidence
     data["run"] = evidence.get("run")
-    import io
-
     buffer = io.StringIO()
     yaml.dump(data, buffer)
     write_atomic(meta, buffer.getvalue())

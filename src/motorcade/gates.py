@@ -14,7 +14,7 @@ from typing import Any
 from motorcade import agent, checkpoints, releases
 from motorcade.ansible import Recap, run_playbook
 from motorcade.context import Conductor, substitute
-from motorcade.errors import GateFailedError, PreflightError, StepLockedError
+from motorcade.errors import BackupError, GateFailedError, PreflightError, StepLockedError
 from motorcade.schema import Step, is_exact_version
 
 GATE_PLAYBOOK = Path(__file__).parent / "playbooks" / "gate.yml"
@@ -195,8 +195,6 @@ def restore(conductor: Conductor, backup_id: str, run_dir: Path) -> dict[str, di
     """Put the backup `backup_id` back on the hosts it was taken from."""
     record = conductor.ledger.backup(backup_id)
     if record is None:
-        from motorcade.errors import BackupError
-
         raise BackupError(f"no backup {backup_id} in {conductor.env_name}'s ledger")
     step = conductor.runbook.step(record["step"])
     roots: dict[str, str] = record["manifest"]["roots"]
