@@ -73,6 +73,18 @@ def test_host_runs_systemd_as_pid_1_and_ansible_can_become_root(lab_config: lab.
     assert answer == ["systemd", "12", "0"]
 
 
+def test_host_trusts_this_machines_cas_so_https_from_it_works(lab_config: lab.LabConfig) -> None:
+    """Each CA this machine added locally is in the host's bundle, and pip's index answers over HTTPS from the host."""
+    machine_cas = sorted(lab_config.ca_folder.glob("*.crt"))
+    host_bundle = sudo_script(lab_config, "cat /etc/ssl/certs/ca-certificates.crt")
+    for ca in machine_cas:
+        body = "".join(ca.read_text(encoding="ascii").split())
+        assert body.split("-----BEGIN CERTIFICATE-----")[1][:200] in "".join(host_bundle.split()), ca.name
+    fetch = "import urllib.request; print(urllib.request.urlopen('https://pypi.org/simple/pip/', timeout=60).status)"
+    answer = ssh(lab_config, f'python3 -c "{fetch}"', check=False)
+    assert answer.stdout.strip() == "200", answer.stderr
+
+
 def test_lab_binds_only_loopback(lab_config: lab.LabConfig) -> None:
     """Every port the lab publishes on this machine is bound to 127.0.0.1 and nothing else."""
     data = json.loads(

@@ -8,9 +8,11 @@ Environment variables:
   MOTORCADE_LAB_MIRROR    Debian mirror used by debootstrap and by apt inside the lab
   MOTORCADE_LAB_FORM      auto (default: a KVM virtual machine where KVM works, else a systemd container),
                           container, or vm (a QEMU virtual machine, under TCG where KVM does not work)
+  MOTORCADE_LAB_CA_DIR    this machine's local CAs (*.crt) that the lab host trusts too;
+                          default /usr/local/share/ca-certificates
   MOTORCADE_LAB_PORT_<N>  host port of the forward named N (SSH, HTTP, HTTPS, APP), e.g. MOTORCADE_LAB_PORT_SSH=42022
 
-The TOML file may hold `name`, `cache`, `mirror`, `form` and a `[ports]` table of `NAME = HOST_PORT` or
+The TOML file may hold `name`, `cache`, `mirror`, `form`, `ca_folder` and a `[ports]` table of `NAME = HOST_PORT` or
 `NAME = {host = HOST_PORT, guest = GUEST_PORT}` (new names add forwards).
 """
 
@@ -26,6 +28,8 @@ from pathlib import Path
 from motorcade.lab.errors import LabConfigError
 
 BIND_ADDRESS = "127.0.0.1"
+# Debian's folder of locally added CAs (an HTTPS-intercepting proxy's CA lives here); see motorcade.lab.trust.
+DEFAULT_CA_FOLDER = Path("/usr/local/share/ca-certificates")
 DEFAULT_NAME = "motorcade-lab"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 LAB_HOSTNAME = "lab-host"
@@ -69,6 +73,7 @@ class LabConfig:
     mirror: str = DEFAULT_MIRROR
     form: str = "auto"
     ports: tuple[PortForward, ...] = field(default=DEFAULT_PORTS)
+    ca_folder: Path = DEFAULT_CA_FOLDER
 
     @property
     def lab_files(self) -> Path:
@@ -144,7 +149,7 @@ def _apply_file(config: LabConfig, path: Path) -> LabConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise LabConfigError(f"{path}: {error}") from error
-    unknown = set(data) - {"name", "cache", "mirror", "form", "ports"}
+    unknown = set(data) - {"name", "cache", "mirror", "form", "ca_folder", "ports"}
     if unknown:
         raise LabConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     if "name" in data:
@@ -155,6 +160,8 @@ def _apply_file(config: LabConfig, path: Path) -> LabConfig:
         config = replace(config, mirror=str(data["mirror"]))
     if "form" in data:
         config = replace(config, form=str(data["form"]))
+    if "ca_folder" in data:
+        config = replace(config, ca_folder=Path(str(data["ca_folder"])).expanduser())
     ports = data.get("ports", {})
     if not isinstance(ports, dict):
         raise LabConfigError(f"{path}: [ports] must be a table of NAME = PORT")
@@ -176,6 +183,8 @@ def _apply_env(config: LabConfig, env: Mapping[str, str]) -> LabConfig:
         config = replace(config, mirror=env["MOTORCADE_LAB_MIRROR"])
     if env.get("MOTORCADE_LAB_FORM"):
         config = replace(config, form=env["MOTORCADE_LAB_FORM"])
+    if env.get("MOTORCADE_LAB_CA_DIR"):
+        config = replace(config, ca_folder=Path(env["MOTORCADE_LAB_CA_DIR"]).expanduser())
     prefix = "MOTORCADE_LAB_PORT_"
     for key in sorted(env):
         if key.startswith(prefix):

@@ -18,6 +18,7 @@ class LabStage(Enum):
     BOOT = "boot"
     BASE_IMAGE = "base-image"
     SSH = "ssh"
+    TRUST = "trust"
     INVENTORY = "inventory"
     DOWN = "down"
     RESET = "reset"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from motorcade.lab import artifacts, host, kvm, vm
+from motorcade.lab import artifacts, host, kvm, trust, vm
 from motorcade.lab.config import BASE_IMAGE, LabConfig
 from motorcade.lab.errors import LabBusyError, LabConfigError, LabLeftoverError
 from motorcade.lab.events import LabEvent, LabStage, Progress, ignore
@@ -110,6 +110,7 @@ def up(config: LabConfig, progress: Progress = ignore) -> LabStatus:
             (host.load_base_image if form == CONTAINER else vm.load_base_image)(config, base_fs)
         host.wait_ssh(config)
         progress(LabEvent(LabStage.SSH, f"SSH ready on 127.0.0.1:{config.port('ssh').host}"))
+        _trust(config, progress)
         inventory = write_inventory(config)
         progress(LabEvent(LabStage.INVENTORY, f"inventory {inventory} ({time.monotonic() - started:.1f} s in all)"))
         return _status(config)
@@ -155,6 +156,19 @@ def _up_vm(
     else:
         progress(LabEvent(LabStage.HOST, "the lab virtual machine is already running", cached=True))
     progress(LabEvent(LabStage.BOOT, f"systemd is {vm.wait_booted(config)}"))
+
+
+def _trust(config: LabConfig, progress: Progress) -> None:
+    trusted = trust.ensure_trust(config)
+    for name in trusted.skipped:
+        skipped = f"skipped {config.ca_folder / name}: not a PEM certificate with a plain file name"
+        progress(LabEvent(LabStage.TRUST, skipped))
+    names = ", ".join(trusted.names) or "none"
+    where = f"this machine's CAs from {config.ca_folder}: {names}"
+    if trusted.changed:
+        progress(LabEvent(LabStage.TRUST, f"the lab host now trusts {where}"))
+    else:
+        progress(LabEvent(LabStage.TRUST, f"the lab host trusts {where}", cached=True))
 
 
 def _has_base_image(config: LabConfig, form: str) -> bool:
