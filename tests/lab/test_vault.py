@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from motorcade.lab import LabConfigError
-from motorcade.lab.vault import SecretSpec, ensure_vault, generate, load_catalogue, read_vault
+from motorcade.lab.vault import SecretSpec, age_identity, ensure_vault, generate, load_catalogue, read_vault
+
+_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"  # Bech32's alphabet (BIP 173)
 
 CATALOGUE = """
 secrets:
@@ -63,4 +66,38 @@ def test_bad_catalogue_entry_is_one_clear_error(tmp_path: Path) -> None:
     """An unknown kind in the catalogue names the file, the secret and the field."""
     (tmp_path / "secrets.yml").write_text("secrets:\n  vault_x: {description: x, kind: pin, length: 4}\n")
     with pytest.raises(LabConfigError, match=r"secrets\.yml: secrets\.vault_x\.kind: 'pin' is not one of"):
+        load_catalogue(tmp_path / "secrets.yml")
+
+
+def test_age_identity_is_accepted_by_age() -> None:
+    """A generated age identity is one `age-keygen -y` derives a recipient from, and it encrypts and decrypts."""
+    identity = generate(SecretSpec("vault_backup_age_identity", "age-identity", 32))
+    assert identity.startswith("AGE-SECRET-KEY-1")
+    assert identity == identity.upper()
+    assert identity != generate(SecretSpec("vault_backup_age_identity", "age-identity", 32))
+    derived = subprocess.run(["age-keygen", "-y"], input=identity + "\n", capture_output=True, text=True, check=True)
+    recipient = derived.stdout.strip()
+    assert recipient.startswith("age1")
+    sealed = subprocess.run(["age", "-r", recipient], input=b"motorcade", capture_output=True, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".key") as key:
+        key.write(identity + "\n")
+        key.flush()
+        opened = subprocess.run(["age", "-d", "-i", key.name], input=sealed, capture_output=True, check=True)
+    assert opened.stdout == b"motorcade"
+
+
+def test_age_identity_matches_age_keygen_encoding() -> None:
+    """The Bech32 encoding round-trips a key made by `age-keygen` to exactly the same identity line."""
+    made = subprocess.run(["age-keygen"], capture_output=True, text=True, check=True).stdout
+    line = next(x for x in made.splitlines() if x.startswith("AGE-SECRET-KEY-1"))
+    groups = [_CHARSET.index(c) for c in line.lower()[len("age-secret-key-1") : -6]]
+    bits = "".join(f"{g:05b}" for g in groups)
+    key = bytes(int(bits[i : i + 8], 2) for i in range(0, 256, 8))
+    assert age_identity(key) == line
+
+
+def test_age_identity_length_must_be_32_bytes(tmp_path: Path) -> None:
+    """An age-identity entry whose length is not 32 bytes is refused with the file and field named."""
+    (tmp_path / "secrets.yml").write_text("secrets:\n  vault_k: {description: k, kind: age-identity, length: 40}\n")
+    with pytest.raises(LabConfigError, match=r"secrets\.vault_k\.length: an age identity is 32 random bytes"):
         load_catalogue(tmp_path / "secrets.yml")

@@ -19,12 +19,19 @@ from ruamel.yaml.error import YAMLError
 
 from motorcade.lab.errors import LabConfigError, LabError
 
-KINDS = ("password", "hex", "token")
+KINDS = ("password", "hex", "token", "age-identity")
 _ALPHABETS = {
     "password": string.ascii_letters + string.digits,
     "hex": "0123456789abcdef",
     "token": string.ascii_letters + string.digits + "-_",
 }
+# An age X25519 identity (what `age-keygen` writes): the Bech32 encoding of a 32-byte secret scalar with the
+# human-readable part "age-secret-key-", in upper case. `length` is the number of random bytes, so it must be 32.
+AGE_IDENTITY = "age-identity"
+AGE_KEY_BYTES = 32
+_AGE_HRP = "age-secret-key-"
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 
 
 @dataclass(frozen=True)
@@ -57,14 +64,51 @@ def load_catalogue(path: Path) -> list[SecretSpec]:
             raise LabConfigError(f"{path}: secrets.{name}.kind: {kind!r} is not one of {', '.join(KINDS)}")
         if not isinstance(length, int) or not 8 <= length <= 512:
             raise LabConfigError(f"{path}: secrets.{name}.length: {length!r} is not a whole number from 8 to 512")
+        if kind == AGE_IDENTITY and length != AGE_KEY_BYTES:
+            raise LabConfigError(f"{path}: secrets.{name}.length: an age identity is {AGE_KEY_BYTES} random bytes")
         specs.append(SecretSpec(str(name), kind, length, str(entry.get("description", ""))))
     return specs
 
 
 def generate(spec: SecretSpec) -> str:
     """A fresh random value for `spec`, drawn from the operating system's CSPRNG."""
+    if spec.kind == AGE_IDENTITY:
+        return age_identity(random.token_bytes(AGE_KEY_BYTES))
     alphabet = _ALPHABETS[spec.kind]
     return "".join(random.choice(alphabet) for _ in range(spec.length))
+
+
+def age_identity(key: bytes) -> str:
+    """The age X25519 identity `AGE-SECRET-KEY-1…` of the 32-byte secret `key` (Bech32, BIP 173, upper case)."""
+    if len(key) != AGE_KEY_BYTES:
+        raise ValueError(f"an age identity holds {AGE_KEY_BYTES} bytes, not {len(key)}")
+    data = _to_5bit(key)
+    return (_AGE_HRP + "1" + "".join(_BECH32_CHARSET[d] for d in data + _bech32_checksum(_AGE_HRP, data))).upper()
+
+
+def _to_5bit(data: bytes) -> list[int]:
+    """Regroup 8-bit bytes into 5-bit groups, zero-padding the last one."""
+    acc, bits, out = 0, 0, []
+    for byte in data:
+        acc, bits = (acc << 8) | byte, bits + 8
+        while bits >= 5:
+            bits -= 5
+            out.append((acc >> bits) & 31)
+    if bits:
+        out.append((acc << (5 - bits)) & 31)
+    return out
+
+
+def _bech32_checksum(hrp: str, data: list[int]) -> list[int]:
+    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + data + [0] * 6
+    chk = 1
+    for value in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ value
+        for i, g in enumerate(_BECH32_GENERATOR):
+            chk ^= g if (top >> i) & 1 else 0
+    chk ^= 1
+    return [(chk >> 5 * (5 - i)) & 31 for i in range(6)]
 
 
 def ensure_password(path: Path) -> bytes:
