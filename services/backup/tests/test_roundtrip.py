@@ -85,3 +85,17 @@ def test_restore_of_unknown_backup_fails_clearly(env: Env) -> None:
     assert result.stderr.strip().splitlines() == [
         "motorcade-backup: error: no complete backup with id 20000101T000000.000000Z"
     ]
+
+
+def test_latest_reports_freshness(env: Env) -> None:
+    """`latest` fails with exit 12 before any backup, names a fresh one, and fails again when asked for fresher."""
+    none_yet = env.run("latest", "--max-age-minutes", "10")
+    assert none_yet.returncode == 12
+    assert none_yet.stderr.strip() == "motorcade-backup: error: no complete backup exists yet"
+    taken = json.loads(ok(env.run("backup", "--tier", "daily")).stdout.strip().splitlines()[-1])
+    fresh = json.loads(ok(env.run("latest", "--max-age-minutes", "10")).stdout.strip().splitlines()[-1])
+    assert (fresh["result"], fresh["backup_id"]) == ("latest_ok", taken["backup_id"])
+    assert 0 <= fresh["age_minutes"] < 10
+    stale = env.run("latest", "--max-age-minutes", "-1")
+    assert stale.returncode == 12
+    assert f"the newest complete backup, {taken['backup_id']}, finished" in stale.stderr

@@ -6,13 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from motorcade_backup import logs
 from motorcade_backup.backup import run_backup
 from motorcade_backup.catalog import load_catalog
 from motorcade_backup.drill import run_drill
-from motorcade_backup.errors import BackupError, ExitCode
+from motorcade_backup.errors import BackupError, BackupNotFoundError, ExitCode
 from motorcade_backup.manifest import Tier
 from motorcade_backup.redact import redact
 from motorcade_backup.restore import restore
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing = sub.add_parser("list", help="list complete backups, newest first")
     listing.add_argument("--json", action="store_true", help="print manifests as JSON")
+    latest = sub.add_parser("latest", help="show the newest complete backup; fails when it is older than asked")
+    latest.add_argument(
+        "--max-age-minutes",
+        type=int,
+        metavar="N",
+        help="fail (exit 12) unless the newest complete backup finished at most N minutes ago",
+    )
     rest = sub.add_parser("restore", help="restore a backup into a database")
     rest.add_argument("backup_id", nargs="?", default="latest", help="a backup id from 'list', or 'latest'")
     rest.add_argument("--target-db", required=True, help="database to restore into (created if missing)")
@@ -66,9 +74,27 @@ def _list(args: argparse.Namespace) -> None:
         print(f"{broken:<26} BROKEN (manifest without a whole object)")
 
 
+def _latest(args: argparse.Namespace) -> None:
+    settings = load_settings(args.config)
+    client = make_client(settings)
+    check_bucket(client, settings)
+    newest = load_catalog(client, settings).find("latest")
+    age = (datetime.now(UTC) - newest.finished_at).total_seconds() / 60
+    if args.max_age_minutes is not None and age > args.max_age_minutes:
+        raise BackupNotFoundError(
+            f"the newest complete backup, {newest.backup_id}, finished {age:.0f} minutes ago "
+            f"(more than {args.max_age_minutes})"
+        )
+    summary = {"result": "latest_ok", "backup_id": newest.backup_id, "finished_at": newest.finished_at.isoformat()}
+    print(json.dumps({**summary, "age_minutes": round(age, 1), "size": newest.size, "tables": len(newest.tables)}))
+
+
 def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "list":
         _list(args)
+        return
+    if args.command == "latest":
+        _latest(args)
         return
     settings = load_settings(args.config)
     logs.configure(settings.log_level)
