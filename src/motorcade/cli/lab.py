@@ -65,6 +65,8 @@ def _show(status: lab.LabStatus) -> None:
         table.add_row(forward.name, forward.address, str(forward.guest))
     console.print(table)
     console.print(f"  ssh:        {status.ssh_command}")
+    if status.s3:
+        console.print(f"  s3:         {status.s3}")
     console.print(f"  inventory:  ansible/inventories/lab + {status.inventory}")
     console.print(f"  vault pass: {status.vault_password_file}")
     console.print(f"  workspace:  {status.workspace}")

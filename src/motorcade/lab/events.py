@@ -19,6 +19,7 @@ class LabStage(Enum):
     BASE_IMAGE = "base-image"
     SSH = "ssh"
     TRUST = "trust"
+    S3 = "s3"
     INVENTORY = "inventory"
     DOWN = "down"
     RESET = "reset"

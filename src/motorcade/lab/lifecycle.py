@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from motorcade.lab import artifacts, host, kvm, trust, vm
+from motorcade.lab import artifacts, host, kvm, s3, trust, vm
 from motorcade.lab.config import BASE_IMAGE, LabConfig
 from motorcade.lab.errors import LabBusyError, LabConfigError, LabLeftoverError
 from motorcade.lab.events import LabEvent, LabStage, Progress, ignore
@@ -111,6 +111,8 @@ def up(config: LabConfig, progress: Progress = ignore) -> LabStatus:
         host.wait_ssh(config)
         progress(LabEvent(LabStage.SSH, f"SSH ready on 127.0.0.1:{config.port('ssh').host}"))
         _trust(config, progress)
+        served = s3.ensure_s3(config)
+        progress(LabEvent(LabStage.S3, served.message, cached=not served.changed))
         inventory = write_inventory(config)
         progress(LabEvent(LabStage.INVENTORY, f"inventory {inventory} ({time.monotonic() - started:.1f} s in all)"))
         return _status(config)
@@ -241,11 +243,13 @@ def _status(config: LabConfig) -> LabStatus:
     if form == VM:
         label += f" ({vm.accelerator(config).upper()})"
     system_state = None
+    s3_state: str | None = None
     failed: tuple[str, ...] = ()
     if info is not None and info.running:
         system_state = host.system_state(config) if form == CONTAINER else vm.system_state(config)
         if system_state == "degraded":
             failed = tuple(host.failed_units(config) if form == CONTAINER else vm.failed_units(config))
+        s3_state = s3.state(config)
     return LabStatus(
         name=config.name,
         form=label,
@@ -259,4 +263,5 @@ def _status(config: LabConfig) -> LabStatus:
         home=config.home,
         cache=config.cache,
         failed_units=failed,
+        s3=s3_state,
     )

@@ -24,6 +24,7 @@ class LabStatus:
     home: Path
     cache: Path
     failed_units: tuple[str, ...] = ()
+    s3: str | None = None  # the lab's S3 server (motorcade-lab-s3.service) when the host runs
 
     @property
     def running(self) -> bool:
