@@ -99,3 +99,20 @@ def test_latest_reports_freshness(env: Env) -> None:
     stale = env.run("latest", "--max-age-minutes", "-1")
     assert stale.returncode == 12
     assert f"the newest complete backup, {taken['backup_id']}, finished" in stale.stderr
+
+
+def test_restore_over_a_database_keeps_its_database_privileges(env: Env) -> None:
+    """A forced restore replaces the data but keeps the database's grants (CONNECT for the apps, none for PUBLIC)."""
+    with env.pg.connect("postgres") as admin:
+        admin.execute("DO $$ BEGIN CREATE ROLE mcb_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        admin.execute(f'REVOKE ALL ON DATABASE "{env.database}" FROM PUBLIC')
+        admin.execute(f'GRANT CONNECT ON DATABASE "{env.database}" TO mcb_app')
+        query = "SELECT datacl::text, pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s"
+        before = admin.execute(query, (env.database,)).fetchone()
+    env.backup()
+    ok(env.run("restore", "latest", "--target-db", env.database, "--force"))
+    with env.pg.connect("postgres") as admin:
+        after = admin.execute(query, (env.database,)).fetchone()
+    assert before is not None
+    assert "mcb_app=c/" in before[0]
+    assert after == before

@@ -166,6 +166,40 @@ def create_database(conn: psycopg.Connection, name: str, owner: str | None) -> N
     conn.execute(query)
 
 
+_DATABASE_PRIVILEGES = {"CREATE", "TEMPORARY", "CONNECT"}
+
+
+def copy_database_privileges(conn: psycopg.Connection, source: str, target: str) -> int:
+    """Give ``target`` exactly the database-level privileges (GRANT ... ON DATABASE) of ``source``.
+
+    They are the environment's configuration, not data in the dump (pg_restore sets them only with --create), so a
+    restore that replaces a database keeps the ones it had. Returns the number of grants made; none when ``source``
+    has the default privileges.
+    """
+    row = conn.execute("SELECT datacl IS NULL FROM pg_database WHERE datname = %s", (source,)).fetchone()
+    if row is None or row[0]:
+        return 0
+    grants = conn.execute(
+        """
+        SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable
+        FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = %s
+        """,
+        (source,),
+    ).fetchall()
+    owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (target,)).fetchone()
+    database = sql.Identifier(target)
+    conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+    if owner is not None:
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(database, sql.Identifier(owner[0])))
+    for grantee, privilege, grantable in grants:
+        if privilege not in _DATABASE_PRIVILEGES:
+            continue
+        who = sql.SQL("PUBLIC") if grantee is None else sql.Identifier(grantee)
+        option = sql.SQL(" WITH GRANT OPTION") if grantable else sql.SQL("")
+        conn.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}{}").format(sql.SQL(privilege), database, who, option))
+    return len(grants)
+
+
 def drop_database(conn: psycopg.Connection, name: str) -> None:
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 

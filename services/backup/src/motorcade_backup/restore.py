@@ -166,6 +166,7 @@ def restore(settings: Settings, backup_id: str, target_db: str, *, force: bool =
             exists = _check_target(settings, target_db, force)
             with postgres.connect(settings, settings.maintenance_db) as admin:
                 if exists:
+                    postgres.copy_database_privileges(admin, target_db, staging)
                     postgres.drop_database(admin, target_db)
                 postgres.rename_database(admin, staging, target_db)
         except BaseException:
