@@ -180,6 +180,19 @@ class Conductor:
 
 
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
+_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+MAX_NESTING = 8  # variables whose values name variables, as deep as an inventory reasonably goes
+
+
+class SubstitutionError(KeyError):
+    """A `{{ name }}` that cannot be filled: undefined, a loop, nested too deep, or not a plain name.
+
+    A KeyError whose first argument says what and where, so callers that name "undefined variable
+    {exc.args[0]}" stay right; `str()` gives the message without KeyError's quotes.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _lookup(path: str, variables: dict[str, Any]) -> Any:
@@ -194,10 +207,51 @@ def _lookup(path: str, variables: dict[str, Any]) -> Any:
     return value
 
 
+def _where(chain: tuple[str, ...]) -> str:
+    return f" (in {' → '.join(chain)})" if chain else ""
+
+
+def _render(text: str, variables: dict[str, Any], chain: tuple[str, ...]) -> str:
+    """`text` with each `{{ name }}` replaced; a value that holds `{{ }}` itself is rendered in turn."""
+
+    def fill(match: re.Match[str]) -> str:
+        path = match.group(1)
+        if path in chain:
+            loop = " → ".join((*chain[chain.index(path) :], path))
+            raise SubstitutionError(f"{path} (a loop: {loop})")
+        try:
+            value = _lookup(path, variables)
+        except KeyError:
+            raise SubstitutionError(f"{path}{_where(chain)}") from None
+        if not (isinstance(value, str) and "{{" in value):
+            return str(value)
+        if len(chain) >= MAX_NESTING:
+            raise SubstitutionError(f"{path} (nested more than {MAX_NESTING} levels: {' → '.join((*chain, path))})")
+        return _render(value, variables, (*chain, path))
+
+    rendered = _VAR.sub(fill, text)
+    if chain:
+        # A variable's value is a Jinja template for Ansible; only plain names are ours to fill.
+        leftover = _TEMPLATE.search(rendered)
+        if leftover is not None:
+            where = _where(chain[:-1])
+            raise SubstitutionError(
+                f"{chain[-1]} (its value holds {leftover.group(0)}, not a plain variable name{where})"
+            )
+    return rendered
+
+
 def substitute(value: Any, variables: dict[str, Any]) -> Any:
-    """Replace `{{ name }}` and `{{ name.key.0 }}` in strings (recursively); unknown names raise KeyError."""
+    """Replace `{{ name }}` and `{{ name.key.0 }}` in strings (recursively through lists and dicts).
+
+    A variable whose value holds `{{ other }}` itself (as inventories write for Ansible) is rendered in turn,
+    at most MAX_NESTING levels deep. An unknown name, a loop, deeper nesting or a Jinja expression other than
+    a plain name inside a variable's value raises SubstitutionError (a KeyError) naming the variable and
+    the chain that led to it. `{{ }}` written in `value` itself that is not a name (e.g. Podman's
+    `{{.Host.OCIRuntime.Name}}`) is left as it is.
+    """
     if isinstance(value, str):
-        return _VAR.sub(lambda m: str(_lookup(m.group(1), variables)), value)
+        return _render(value, variables, ())
     if isinstance(value, list):
         return [substitute(v, variables) for v in value]
     if isinstance(value, dict):
