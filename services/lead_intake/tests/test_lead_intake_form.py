@@ -83,6 +83,40 @@ def test_malformed_json_is_a_clear_422(client: httpx.Client) -> None:
     assert "JSON" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "field"),
+    [
+        (b"", "application/json", 422, "body"),
+        (b'{"name": "Ada"}', "text/plain", 422, "body"),
+        (b"\x83\xff\xfe", "application/json", 400, None),
+    ],
+)
+def test_missing_mistyped_or_undecodable_body_is_a_4xx(
+    client: httpx.Client, content: bytes, content_type: str, status: int, field: str | None
+) -> None:
+    """An empty body, a body that is not declared JSON, and bytes that are not text answer 4xx, never 5xx."""
+    response = client.post("/leads", content=content, headers={"Content-Type": content_type})
+    assert response.status_code == status, response.text
+    if field is not None:
+        assert response.json()["errors"][0]["field"] == field
+
+
+def test_header_and_body_errors_are_reported_together(client: httpx.Client) -> None:
+    """A bad Idempotency-Key and a bad field in the same request are both named in one 422."""
+    response = client.post("/leads", json=lead_body(consent=False), headers={"Idempotency-Key": "short"})
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {"header.idempotency-key", "body.consent"}
+
+
+def test_openapi_documents_the_intake_operation(client: httpx.Client) -> None:
+    """POST /leads, served by its own route handler, is still documented from its signature: body, header, answers."""
+    operation = client.get("/openapi.json").json()["paths"]["/leads"]["post"]
+    body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body_schema == {"$ref": "#/components/schemas/LeadCreate"}
+    assert [p["name"] for p in operation["parameters"]] == ["idempotency-key"]
+    assert set(operation["responses"]) == {"200", "201", "400", "413", "422", "429"}
+
+
 def test_same_idempotency_key_returns_the_same_lead(client: httpx.Client, owner_conn: psycopg.Connection[Any]) -> None:
     """A retry with the same key and body answers 200 with the first lead's id; only one lead exists."""
     key = str(uuid.uuid4())
