@@ -35,8 +35,9 @@ def post_lead(base_url: str, body: str, key: str, timeout: float, ca_file: str =
             "User-Agent": "motorcade-intake-relay",
         },
     )
-    context = ssl.create_default_context(cafile=ca_file or None)
     try:
+        # Inside the try: a CA file that is not there yet (the proxy not deployed) is a reason to wait, not a crash.
+        context = ssl.create_default_context(cafile=ca_file or None)
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
             status, payload = response.status, response.read(65536)
             retry_after = response.headers.get("Retry-After")
