@@ -1,69 +1,78 @@
-"""Fixtures for the website tests: the lab with WP_01 and WP_02 applied, a headless Chromium, the real lead-intake API.
+"""Fixtures for the website tests: the session's runbook lab (WP_01, WP_02 applied by the conductor), Chromium.
 
-The lab is the one the environment names (MOTORCADE_LAB_HOME, MOTORCADE_LAB_NAME, MOTORCADE_LAB_PORT_*), brought up
-if needed; the playbooks run against it with ansible-playbook as the conductor does, with the site's public address
-following the lab's published HTTP port.
+The lab is `runbook_lab` (tests/runbook_lab.py): a fresh lab on free ports with `motorcade apply lab --through …` run
+once per session, or the lab MOTORCADE_TEST_LAB_HOME names. The site's address follows that lab's published HTTP port
+(the inventory's wordpress_site_url is a template of it); nothing here runs a playbook.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import re
+import shlex
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
-from motorcade import lab
+from tests.runbook_lab import RunbookLab
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOKS = ("WP_01_services_one_and_done.yml", "WP_02_intake_and_scheduling.yml")
+WEBSITE_STEPS = ("WP_01", "WP_02", "WP_CHECKPOINT")
+# The lead-intake API behind the reverse proxy, as the relay reaches it on the lab host.
+API_STEPS = ("PLAT_04", "PLAT_06")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 TABLE = "wp_mc_intake_submissions"
+RELAY_SETTINGS = "/etc/motorcade/intake-relay.json"
+API_UNIT = "motorcade-lead-intake.service"
+API_CONTAINER = "motorcade-lead-intake"
+REFERENCE = re.compile(r"MC-[2-9A-Z]{4}-[2-9A-Z]{4}")
 
 
 @dataclass(frozen=True)
 class Site:
     """The lab's website as this machine reaches it, and a root shell on its host."""
 
-    config: lab.LabConfig
+    lab: RunbookLab
     url: str
+    api_in_lab: bool  # PLAT_04 and PLAT_06 are complete: the relay's configured API is the lab's own
 
-    def sudo(self, script: str) -> str:
-        """Run the shell `script` as root on the lab host; return its output."""
-        return subprocess.run(
-            [*lab.ssh_argv(self.config), "sudo sh -es"],
-            input=script,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        ).stdout
+    def sudo(self, script: str, timeout: float = 300) -> str:
+        """Run the shell `script` as root on the lab host; return its output (a failure fails the test)."""
+        done = self.lab.on_host(script, timeout=timeout)
+        assert done.returncode == 0, f"on the lab host: {script.strip()[:200]}\n{done.stdout[-2000:]}{done.stderr}"
+        return done.stdout
 
     def sql(self, query: str) -> list[list[str]]:
         """Rows of `query` run on the site's MariaDB as root (tab-separated, no headers)."""
         out = self.sudo(f"mysql -N -B wordpress <<'SQL'\n{query}\nSQL\n")
         return [line.split("\t") for line in out.splitlines() if line]
 
+    def leads(self, reference: str) -> list[str]:
+        """Ids of the leads the lab's lead-intake API stored under the Idempotency-Key `reference` (PostgreSQL)."""
+        assert REFERENCE.fullmatch(reference)  # so it is safe inside the SQL below
+        query = f"SELECT id FROM leads.leads WHERE idempotency_key = '{reference}'"  # noqa: S608
+        out = self.sudo(
+            f"podman exec -i motorcade-postgres psql -X -A -t -U postgres -d motorcade -c {shlex.quote(query)}"
+        )
+        return [line for line in out.splitlines() if line.strip()]
+
     def relay_once(self) -> None:
         """Run the relay's unit once, as its timer does, and wait for it to finish."""
         self.sudo("systemctl start motorcade-intake-relay.service")
 
     def set_relay(self, **api: Any) -> None:
-        """Change the relay's `api`/`backoff` settings in place (the test's own drift; WP_02 puts them back)."""
-        import json
-
+        """Change the relay's `api` settings in place, retrying after 1 s (the test's own drift: `restore_relay`)."""
+        self.sudo(f"[ -f {RELAY_SETTINGS}.before-test ] || cp -p {RELAY_SETTINGS} {RELAY_SETTINGS}.before-test")
         script = (
             "import json\n"
-            "p = '/etc/motorcade/intake-relay.json'\n"
+            f"p = {RELAY_SETTINGS!r}\n"
             "c = json.load(open(p))\n"
             f"c['api'].update(json.loads({json.dumps(json.dumps(api))}))\n"
             "c['backoff']['initial_seconds'] = 1\n"
@@ -71,63 +80,45 @@ class Site:
         )
         self.sudo(f"python3 - <<'PY'\n{script}PY\n")
 
+    def restore_relay(self) -> None:
+        """Put back the relay's settings as WP_02 wrote them (`set_relay` keeps a copy beside them)."""
+        self.sudo(
+            f"if [ -f {RELAY_SETTINGS}.before-test ]; then mv -f {RELAY_SETTINGS}.before-test {RELAY_SETTINGS}; fi"
+        )
+
+    def stop_api(self) -> None:
+        """Stop the lab's lead-intake API (its systemd unit, hence its container)."""
+        self.sudo(f"systemctl stop {API_UNIT}")
+
+    def start_api(self, timeout: float = 180) -> None:
+        """Start the lab's lead-intake API and wait until its container reports healthy."""
+        self.sudo(f"systemctl start {API_UNIT}")
+        deadline = time.monotonic() + timeout
+        while True:
+            health = self.lab.on_host(f"podman inspect --format '{{{{.State.Health.Status}}}}' {API_CONTAINER}")
+            if health.stdout.strip() == "healthy":
+                return
+            assert time.monotonic() < deadline, f"{API_CONTAINER} is not healthy: {health.stdout}{health.stderr}"
+            time.sleep(2)
+
     def admin_password(self) -> str:
         """The WordPress administrator's password, from the lab's vault."""
-        from ruamel.yaml import YAML
-
-        vault = self.config.inventory_dir / "group_vars" / "all" / "vault.yml"
-        plain = subprocess.run(
-            ["ansible-vault", "view", "--vault-password-file", str(self.config.vault_password_file), str(vault)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-        return str(YAML(typ="safe").load(plain)["vault_wordpress_admin_password"])
+        return str(self.lab.vault()["vault_wordpress_admin_password"])
 
     def gateway(self) -> str:
         """The address at which the lab host reaches this machine (its default gateway)."""
         return self.sudo("ip -4 route show default | awk '{print $3; exit}'").strip()
 
 
-def apply(config: lab.LabConfig, url: str, playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Run one website playbook against the lab, with the committed and the generated inventories."""
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(REPO / "ansible" / "inventories" / "lab"),
-            "-i",
-            str(config.inventory_dir),
-            "--vault-password-file",
-            str(config.vault_password_file),
-            "-e",
-            f"wordpress_site_url={url}",
-            *extra,
-            str(REPO / "ansible" / "playbooks" / playbook),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-        cwd=REPO / "ansible",
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-    )
-
-
 @pytest.fixture(scope="session")
-def site() -> Site:
-    """The lab with WP_01 and WP_02 applied (each playbook must pass)."""
-    config = lab.load_config(REPO)
-    lab.up(config)
-    url = f"http://localhost:{config.port('http').host}"
-    for playbook in PLAYBOOKS:
-        started = time.monotonic()
-        result = apply(config, url, playbook)
-        assert result.returncode == 0, f"{playbook} failed:\n{result.stdout[-4000:]}"
-        recap = [line for line in result.stdout.splitlines() if " ok=" in line]
-        print(f"{playbook}: {time.monotonic() - started:.0f} s; {' '.join(recap)}")
-    return Site(config, url)
+def site(runbook_lab: RunbookLab) -> Site:
+    """The session lab's website: WP_01, WP_02 and the checkpoint complete through every gate of the conductor."""
+    applied = runbook_lab.applied
+    for step in WEBSITE_STEPS:
+        assert f"✗ {step} " not in applied.stdout, f"{step} failed in the session's apply:\n{applied.stdout[-4000:]}"
+        assert runbook_lab.applied_ok(step), f"{step} is not complete in the lab:\n{applied.stdout[-4000:]}"
+    api_in_lab = all(runbook_lab.applied_ok(step) for step in API_STEPS)
+    return Site(runbook_lab, f"http://localhost:{runbook_lab.config.port('http').host}", api_in_lab)
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,19 @@
-"""The website in the lab, through a real browser: services pages, booking a slot, refusals, and the relay.
+"""The website in the session's runbook lab, through a real browser: services pages, booking, refusals, the relay.
 
-Needs the lab (brought up if it is not), Debian's chromium, Playwright for Python, and PostgreSQL 15 on this machine
-for the real lead-intake API.
+Needs the session lab (tests/runbook_lab.py), Debian's chromium and Playwright for Python. The relay's API is the lab's
+own lead-intake API behind its reverse proxy when PLAT_04 and PLAT_06 are complete; otherwise a real lead-intake API
+served from this machine (PostgreSQL 15 here) stands in for it.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.website.conftest import TABLE, Site, free_port, serve_everywhere
+from tests.website.conftest import REFERENCE, TABLE, Site, free_port, serve_everywhere
 
 pytestmark = pytest.mark.lab
 
@@ -24,7 +24,6 @@ SERVICES = {
     "errands-and-deliveries": "Errands and deliveries",
     "business-accounts": "Business accounts",
 }
-REFERENCE = re.compile(r"MC-[2-9A-Z]{4}-[2-9A-Z]{4}")
 COUNT = f"SELECT COUNT(*) FROM {TABLE}"  # noqa: S608 - a constant table name
 
 
@@ -77,32 +76,39 @@ def test_services_pages_answer_in_a_browser(site: Site, page: Any) -> None:
     assert "Motorcade" in page.title()
 
 
-def test_booking_a_slot_shows_a_reference_and_stores_the_submission_as_pending(site: Site, page: Any) -> None:
-    """A client fills the form, picks a slot, sees a reference; it is stored once and waits while no API is set."""
+def test_booking_a_slot_shows_a_reference_and_stores_the_submission_once(site: Site, page: Any) -> None:
+    """A client fills the form, picks a slot, sees a reference; the submission is stored once, waiting or relayed."""
     book(page, site, "Browser Client")
     assert "/booking-received/" in page.url
     reference = page.locator(".mc-reference").inner_text()
     assert REFERENCE.fullmatch(reference)
     assert page.locator(".mc-slot").inner_text()
-    site.relay_once()
-    row = stored(site, reference)
-    assert row["status"] == "pending"
-    assert row["attempts"] == "0"
+    rows = site.sql(
+        f"SELECT contact_name, service, status FROM {TABLE} WHERE reference='{reference}'"  # noqa: S608
+    )
+    assert len(rows) == 1, f"{reference} is stored {len(rows)} times"
+    name, service, status = rows[0]
+    assert (name, service) == ("Browser Client", "Airport transfer")
+    assert status in {"pending", "relayed"}  # the relay's timer may already have sent it
 
 
 def test_staff_see_pending_and_relayed_submissions_in_the_admin(site: Site, page: Any) -> None:
-    """An administrator logs in and finds a new booking under Intake → Pending, with its reference."""
+    """An administrator logs in and finds a new booking under Intake, as pending or (once the relay sent it) relayed."""
     reference = book(page, site, "Listed Client").locator(".mc-reference").inner_text()
     page.goto(f"{site.url}/wp-login.php")
     page.fill("#user_login", "motorcade-admin")
     page.fill("#user_pass", site.admin_password())
     page.click("#wp-submit")
     page.wait_for_url("**/wp-admin/**")
+    # Pending first, then relayed: a booking the relay's timer sends in between shows in the second list.
     page.goto(f"{site.url}/wp-admin/admin.php?page=mc-intake&mc_status=pending")
     assert page.locator("h1", has_text="Intake submissions").count() == 1
-    assert page.locator("tr.mc-status-pending", has_text=reference).count() == 1
+    listed = page.locator("tr.mc-status-pending", has_text=reference).count()
+    assert page.locator("tr:not(.mc-status-pending)", has_text="MC-").count() == 0
     page.goto(f"{site.url}/wp-admin/admin.php?page=mc-intake&mc_status=relayed")
+    listed += page.locator("tr.mc-status-relayed", has_text=reference).count()
     assert page.locator("tr.mc-status-pending").count() == 0
+    assert listed >= 1
 
 
 def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(site: Site, page: Any) -> None:
@@ -117,7 +123,47 @@ def test_bad_input_is_refused_next_to_the_field_and_nothing_is_stored(site: Site
 
 
 def test_submissions_reach_the_lead_intake_api_exactly_once_even_when_it_was_down(site: Site, page: Any) -> None:
-    """With the real API up a booking arrives once (a resend is a replay); with it down it waits, then arrives once."""
+    """With the API up a booking arrives once (a resend is a replay); with it down it waits, then arrives once."""
+    if site.api_in_lab:
+        relay_through_the_lab_proxy(site, page)
+    else:
+        relay_to_an_api_on_this_machine(site, page)
+
+
+def relay_through_the_lab_proxy(site: Site, page: Any) -> None:
+    """The relay as WP_02 configured it: the lab's lead-intake API (PLAT_04) behind its reverse proxy (PLAT_06)."""
+    reference = book(page, site, "Relayed Client").locator(".mc-reference").inner_text()
+    eventually(lambda: (site.relay_once(), stored(site, reference)["status"] == "relayed")[1])
+    leads = site.leads(reference)
+    assert leads == [stored(site, reference)["lead_id"]]
+    # A crash between the API's answer and the relay's bookkeeping: the resend must be a replay of the same lead.
+    site.sql(
+        f"UPDATE {TABLE} SET status='pending', next_attempt_at=UTC_TIMESTAMP() "  # noqa: S608
+        f"WHERE reference='{reference}'"
+    )
+    site.relay_once()
+    assert stored(site, reference)["status"] == "relayed"
+    assert site.leads(reference) == leads
+
+    site.stop_api()
+    try:
+        waiting = book(page, site, "Patient Client").locator(".mc-reference").inner_text()
+        site.relay_once()
+        row = stored(site, waiting)
+        assert row["status"] == "pending"
+        assert int(row["attempts"]) >= 1
+        assert row["error"].startswith(("no answer", "HTTP 502", "HTTP 503", "HTTP 504")), row["error"]
+        assert site.leads(waiting) == []
+    finally:
+        site.start_api()
+    # The relay's own backoff and timer, unchanged: the submission arrives once the API is back.
+    eventually(lambda: (site.relay_once(), stored(site, waiting)["status"] == "relayed")[1], timeout=240)
+    assert site.leads(waiting) == [stored(site, waiting)["lead_id"]]
+    assert site.leads(reference) == leads
+
+
+def relay_to_an_api_on_this_machine(site: Site, page: Any) -> None:
+    """Without PLAT_04/PLAT_06 in the lab: the real lead-intake API, served from this machine, stands in for them."""
     import psycopg
     from lead_intake.app import create_app
     from lead_intake.migrate import migrate
@@ -140,19 +186,17 @@ def test_submissions_reach_the_lead_intake_api_exactly_once_even_when_it_was_dow
 
         def leads_with(reference: str) -> int:
             with psycopg.connect(settings.migration_conninfo()) as conn:
-                query = "SELECT count(*) FROM leads.leads WHERE message LIKE %s"
-                row = conn.execute(query, (f"%{reference}%",)).fetchone()
+                query = "SELECT count(*) FROM leads.leads WHERE idempotency_key = %s"
+                row = conn.execute(query, (reference,)).fetchone()
                 return int(row[0]) if row else 0
 
-        site.set_relay(base_url=f"http://{site.gateway()}:{port}", timeout_seconds=5)
+        site.set_relay(base_url=f"http://{site.gateway()}:{port}", timeout_seconds=5, ca_file="")
         try:
             with serve_everywhere(create_app(settings), port):
                 reference = book(page, site, "Relayed Client").locator(".mc-reference").inner_text()
-                site.relay_once()
-                eventually(lambda: stored(site, reference)["status"] == "relayed")
+                eventually(lambda: (site.relay_once(), stored(site, reference)["status"] == "relayed")[1])
                 assert leads_with(reference) == 1
                 # A crash between the API's answer and the relay's bookkeeping: the resend must be a replay.
-                assert REFERENCE.fullmatch(reference)
                 site.sql(
                     f"UPDATE {TABLE} SET status='pending', next_attempt_at=UTC_TIMESTAMP() "  # noqa: S608
                     f"WHERE reference='{reference}'"
@@ -174,4 +218,4 @@ def test_submissions_reach_the_lead_intake_api_exactly_once_even_when_it_was_dow
                 assert leads_with(waiting) == 1
                 assert leads_with(reference) == 1
         finally:
-            site.set_relay(base_url="")
+            site.restore_relay()
