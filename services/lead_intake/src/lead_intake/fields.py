@@ -9,9 +9,14 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
+# Printable ASCII has no control, surrogate, private-use or unassigned character: such text skips the per-character
+# Unicode lookup (most submissions are plain ASCII; anything else still goes through it).
+_PRINTABLE_ASCII = re.compile(r"[ -~]*")
 
 
 def _no_control_chars(value: str, *, multiline: bool) -> str:
+    if _PRINTABLE_ASCII.fullmatch(value):
+        return value
     allowed = {"\n", "\r", "\t"} if multiline else set()
     for char in value:
         if char not in allowed and unicodedata.category(char) in {"Cc", "Cs", "Co", "Cn"}:

@@ -10,9 +10,14 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
+# Printable ASCII has no control, surrogate, private-use or unassigned character: such text skips the per-character
+# Unicode lookup (most submissions are plain ASCII; anything else still goes through it).
+_PRINTABLE_ASCII = re.compile(r"[ -~]*")
 
 
 def _single_line(value: str) -> str:
+    if _PRINTABLE_ASCII.fullmatch(value):
+        return value
     for char in value:
         if unicodedata.category(char) in {"Cc", "Cs", "Co", "Cn"}:
             raise ValueError("must not contain control or unassigned characters")

@@ -9,6 +9,9 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+# One encoder for every line: ``json.dumps(..., default=str)`` builds a new JSONEncoder per call.
+_encode = json.JSONEncoder(default=str).encode
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; exceptions are rendered as type and frames only (their messages may hold user data)."""
@@ -33,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             entry["exc_frames"] = [
                 f"{frame.filename}:{frame.lineno}:{frame.name}" for frame in traceback.extract_tb(record.exc_info[2])
             ]
-        return json.dumps(entry, default=str)
+        return _encode(entry)
 
 
 def configure_logging(service: str, level: str) -> None:
@@ -48,6 +51,12 @@ def configure_logging(service: str, level: str) -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # The lines never show the caller's file and line, thread or process: skip collecting them for every record
+    # (the logging HOWTO's "Optimization" section; finding the caller walks the stack on each call).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
