@@ -18,6 +18,7 @@ def make_settings(cluster: ContractCluster, **overrides: Any) -> Settings:
         "migration_db_password": cluster.passwords["motorcade_owner"],
         "db_pool_min_size": 1,
         "db_pool_max_size": 4,
+        "workers": 1,  # the tests serve the app in one process
         "rate_limit_per_minute": 1_000_000,
         "rate_limit_burst": 1_000_000,
     }

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -93,6 +94,35 @@ def test_secret_read_from_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         Settings()
 
 
+def test_workers_default_to_the_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WORKERS defaults to the CPUs the process may use (a container's cpuset included) and can be set."""
+    assert Settings(environment="development").workers == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("LEAD_INTAKE_WORKERS", "3")
+    assert Settings(environment="development").workers == 3
+
+
+def test_rate_limit_is_shared_out_between_workers(settings: Settings) -> None:
+    """With n workers each holds 1/n of the rate and burst, so the configured limit stays a ceiling per client."""
+    shared = settings.model_copy(update={"workers": 2, "rate_limit_per_minute": 60.0, "rate_limit_burst": 10})
+    limiter = create_app(shared).state.rate_limiter
+    assert (limiter.rate, limiter.burst) == (0.5, 5)
+    assert create_app(shared.model_copy(update={"workers": 16})).state.rate_limiter.burst == 1
+
+
+def test_serve_starts_the_configured_number_of_workers(settings: Settings) -> None:
+    """`serve` with WORKERS=2 runs two uvicorn worker processes, and both answer."""
+    env = _env(settings) | {"LEAD_INTAKE_HOST": "127.0.0.1", "LEAD_INTAKE_PORT": str(free_port())}
+    with service_process("lead_intake", env | {"LEAD_INTAKE_WORKERS": "2"}) as service:
+        deadline = time.monotonic() + 30
+        while sum("Application startup complete" in line for line in service.lines) < 2:
+            assert time.monotonic() < deadline, service.lines
+            time.sleep(0.1)
+        assert httpx.get(f"{service.base_url}/healthz").status_code == 200
+        lines = service.stop()
+    started = {json.loads(line)["event"] for line in lines if "Started server process" in line}
+    assert len(started) == 2, lines
+
+
 def _env(settings: Settings) -> dict[str, str]:
     return {
         "LEAD_INTAKE_ENVIRONMENT": "production",
@@ -100,6 +130,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "LEAD_INTAKE_DB_PORT": str(settings.db_port),
         "LEAD_INTAKE_DB_PASSWORD": settings.db_password.get_secret_value(),
         "LEAD_INTAKE_MIGRATION_DB_PASSWORD": settings.migration_db_password.get_secret_value(),
+        "LEAD_INTAKE_WORKERS": "1",
     }
 
 

@@ -21,6 +21,7 @@ def make_settings(cluster: ContractCluster, **overrides: Any) -> Settings:
         "migration_db_password": cluster.passwords["motorcade_owner"],
         "db_pool_min_size": 1,
         "db_pool_max_size": 4,
+        "workers": 1,  # the tests serve the app in one process
     }
     values.update(overrides)
     return Settings(**values)

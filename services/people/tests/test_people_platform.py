@@ -118,6 +118,13 @@ def test_secret_read_from_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         Settings()
 
 
+def test_workers_default_to_the_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WORKERS defaults to the CPUs the process may use (a container's cpuset included) and can be set."""
+    assert Settings(environment="development").workers == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("PEOPLE_WORKERS", "3")
+    assert Settings(environment="development").workers == 3
+
+
 def _env(settings: Settings) -> dict[str, str]:
     return {
         "PEOPLE_ENVIRONMENT": "production",
@@ -125,6 +132,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "PEOPLE_DB_PORT": str(settings.db_port),
         "PEOPLE_DB_PASSWORD": settings.db_password.get_secret_value(),
         "PEOPLE_MIGRATION_DB_PASSWORD": settings.migration_db_password.get_secret_value(),
+        "PEOPLE_WORKERS": "1",
     }
 
 

@@ -43,8 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.authenticator = ApiKeyAuthenticator()
-    app.state.rate_limiter = RateLimiter(
-        settings.rate_limit_per_minute, settings.rate_limit_burst, settings.rate_limit_max_clients
+    app.state.rate_limiter = RateLimiter.per_worker(
+        settings.rate_limit_per_minute, settings.rate_limit_burst, settings.rate_limit_max_clients, settings.workers
     )
     install_error_handlers(app)
 

@@ -1,4 +1,9 @@
-"""A per-client token bucket for the public endpoint (per process; behind the proxy the client is X-Forwarded-For)."""
+"""A per-client token bucket for the public endpoint (behind the proxy the client is X-Forwarded-For).
+
+The buckets live in each uvicorn worker process. With ``WORKERS=n`` every worker gets ``1/n`` of the configured rate
+and burst (``RateLimiter.per_worker``), so the configured figures stay a ceiling for a client however its requests
+are spread over the workers; a client whose requests all reach one worker is held to ``1/n`` of them.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,11 @@ class RateLimiter:
         self.burst = burst
         self.max_clients = max_clients
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+
+    @classmethod
+    def per_worker(cls, per_minute: float, burst: int, max_clients: int, workers: int) -> RateLimiter:
+        """One worker's share of a limit for the whole service: ``per_minute/workers``, ``burst//workers`` (≥ 1)."""
+        return cls(per_minute / workers, max(1, burst // workers), max_clients)
 
     def retry_after(self, client: str, now: float | None = None) -> float:
         """Take a token for ``client``; 0 when allowed, else the seconds until a token is available."""

@@ -15,6 +15,11 @@ SECRET_FIELDS = ("db_password", "migration_db_password")
 PLACEHOLDER_SECRETS = frozenset({"", "changethis", "changeme", "password", "secret", "postgres"})
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's cpuset included): the default number of uvicorn workers."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 class SecretFilesSource(PydanticBaseSettingsSource):
     """Reads ``<PREFIX><FIELD>_FILE`` for secret fields (Podman/Kubernetes secrets mounted as files)."""
 
@@ -56,7 +61,7 @@ class Settings(BaseSettings):
     migration_db_password: SecretStr = SecretStr("")
     host: str = "0.0.0.0"  # noqa: S104 (inside its container; only the proxy publishes a port)
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=32)
+    workers: int = Field(default_factory=usable_cpus, ge=1, le=32)
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(default=16_384, ge=1_024)
