@@ -12,9 +12,13 @@ and prints requests (transactions) per second, p50 and p99 latency, and the serv
 (Debian: nghttp2-client), `pgbench` (postgresql-contrib / postgresql-15), and the services installed
 (pip install -e services/testing -e services/lead_intake).
 
-    python benchmarks/leads_post.py [--duration 15] [--concurrency 32] [--workers 2]
-"""
+    python benchmarks/leads_post.py [--duration 10] [--rounds 3] [--concurrency 32] [--workers N] [--pool N]
 
+Each tool runs --rounds times, alternating which goes first; the median round is reported with every round's rate
+and the load average after each round (other work on a shared machine takes CPU from the service first). The
+service's log lines go to a file, not through this process. Workers default to the CPUs; each worker's pool holds
+concurrency/workers connections, so the service and pgbench hold the same number of PostgreSQL connections.
+"""
 
 from __future__ import annotations
 
@@ -163,17 +167,32 @@ def run_pgbench(cluster: ContractCluster, duration: int, concurrency: int, workd
     return {"rate": rate, "p50": cut[49], "p99": cut[98], "count": len(latencies), "errors": 0}
 
 
+def median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """The round with the median rate (its own p50/p99 with it), so one disturbed round does not set the figure."""
+    return sorted(rounds, key=lambda figures: figures["rate"])[len(rounds) // 2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measurement")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (after a 2 s warm-up)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of service and pgbench")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients for both tools")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of the service")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
+    parser.add_argument("--pool", type=int, default=0, help="connections per worker (default: concurrency/workers)")
+    parser.add_argument(
+        "--service-src", type=Path, help="run the lead_intake package from this folder (e.g. an older revision's src)"
+    )
     args = parser.parse_args()
     for tool in ("h2load", "runuser"):
         if shutil.which(tool) is None:
             print(f"error: {tool} not found (h2load: apt-get install nghttp2-client)", file=sys.stderr)
             return 1
+    pool = args.pool or max(1, -(-args.concurrency // args.workers))
     workdir = Path(tempfile.mkdtemp(prefix="motorcade-bench-leads-"))
+    workdir.chmod(0o711)  # pgbench runs as postgres in a folder of its own below
+    loads = [os.getloadavg()[0]]
+    direct: list[dict[str, float]] = []
+    baseline: list[dict[str, float]] = []
     try:
         with contract_cluster(durable=True) as cluster:
             owner = f"{cluster.conninfo('motorcade_owner')}"
@@ -186,34 +205,50 @@ def main() -> int:
                 "LEAD_INTAKE_HOST": "127.0.0.1",
                 "LEAD_INTAKE_PORT": str(free_port()),
                 "LEAD_INTAKE_WORKERS": str(args.workers),
-                "LEAD_INTAKE_DB_POOL_MAX_SIZE": "16",
+                "LEAD_INTAKE_DB_POOL_MIN_SIZE": str(pool),
+                "LEAD_INTAKE_DB_POOL_MAX_SIZE": str(pool),
                 "LEAD_INTAKE_RATE_LIMIT_PER_MINUTE": "100000000",
                 "LEAD_INTAKE_RATE_LIMIT_BURST": "100000000",
             }
-            with service_process("lead_intake", env) as service:
+            if args.service_src:
+                env["PYTHONPATH"] = str(args.service_src.resolve())
+            # The service's JSON lines go to a file (as to the journal): reading them here would take CPU from it.
+            with service_process("lead_intake", env, log_file=workdir / "service.log") as service:
                 time.sleep(2)  # let every worker finish starting before the warm-up
-                before = cpu_seconds(service.process.pid)
-                direct = run_h2load(service.base_url, args.duration, args.concurrency, workdir)
-                service_cpu = cpu_seconds(service.process.pid) - before
-            baseline = run_pgbench(cluster, args.duration, args.concurrency, workdir)
+                for number in range(args.rounds):
+                    # Alternate which tool goes first, so a drift in the machine's load favours neither.
+                    order = ("service", "pgbench") if number % 2 == 0 else ("pgbench", "service")
+                    for tool in order:
+                        folder = workdir / f"round-{number}-{tool}"
+                        folder.mkdir()
+                        if tool == "pgbench":
+                            baseline.append(run_pgbench(cluster, args.duration, args.concurrency, folder))
+                            continue
+                        before = cpu_seconds(service.process.pid)
+                        figures = run_h2load(service.base_url, args.duration, args.concurrency, folder)
+                        figures["cpu_ms"] = (cpu_seconds(service.process.pid) - before) / max(figures["count"], 1) * 1e3
+                        direct.append(figures)
+                    loads.append(os.getloadavg()[0])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    load = os.getloadavg()  # other work on a shared machine takes CPU from the service first (one process per worker)
     print(
-        f"POST /leads, {args.duration} s each, concurrency {args.concurrency}, {args.workers} uvicorn workers, "
-        f"{os.cpu_count()} CPUs, load average before/after {load[0]:.1f}"
+        f"POST /leads, {args.rounds} alternating rounds of {args.duration} s (+2 s warm-up) per tool, concurrency "
+        f"{args.concurrency}, {args.workers} uvicorn workers × {pool} connections, {os.cpu_count()} CPUs, "
+        f"service from {args.service_src or 'the installed package'}; "
+        f"load average (1 min) at start and after each round: {', '.join(f'{load:.1f}' for load in loads)}"
     )
-    print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'count':>8} {'errors':>7}")
-    for label, figures in (("service direct (h2load, HTTP/1.1)", direct), ("pgbench, same INSERT statement", baseline)):
+    print(f"{'median round':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'count':>8} {'errors':>7}  rounds (req/s)")
+    for label, rounds in (("service direct (h2load, HTTP/1.1)", direct), ("pgbench, same INSERT statement", baseline)):
+        figures = median_round(rounds)
         print(
             f"{label:34} {figures['rate']:9.0f} {figures['p50']:8.2f} {figures['p99']:8.2f} "
-            f"{figures['count']:8.0f} {figures['errors']:7.0f}"
+            f"{figures['count']:8.0f} {figures['errors']:7.0f}  {' '.join(format(r['rate'], '.0f') for r in rounds)}"
         )
-    print(f"service / pgbench insert rate: {direct['rate'] / baseline['rate']:.1%} (target ≥ 30%)")
-    # Requests include the 2 s warm-up, which h2load does not count; CPU per request is therefore an upper bound.
-    print(
-        f"service CPU per request (all workers, incl. warm-up): {service_cpu / max(direct['count'], 1) * 1000:.2f} ms"
-    )
+    ratio = median_round(direct)["rate"] / median_round(baseline)["rate"]
+    print(f"service / pgbench insert rate: {ratio:.1%} (target ≥ 30%)")
+    # The warm-up's requests are not counted by h2load but use CPU: the figure is an upper bound.
+    cpu = ", ".join(f"{figures['cpu_ms']:.2f}" for figures in direct)
+    print(f"service CPU per request (all workers, warm-up included), per round: {cpu} ms")
     return 0
 
 

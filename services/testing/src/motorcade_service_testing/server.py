@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -39,20 +41,32 @@ def live_server(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
 
 
 class ServiceProcess:
-    """A service started as in its container (``python -m <module> serve``); its stdout lines are kept."""
+    """A service started as in its container (``python -m <module> serve``); its stdout lines are kept.
 
-    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+    With ``log_file`` the service writes its lines there (as to a journal) instead of a pipe read by a thread of
+    this process: benchmarks use it so that collecting the logs takes no CPU from the measurement.
+    """
+
+    def __init__(self, process: subprocess.Popen[str], base_url: str, log_file: Path | None = None) -> None:
         self.process = process
         self.base_url = base_url
-        self.lines: list[str] = []
+        self.log_file = log_file
+        self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    @property
+    def lines(self) -> list[str]:
+        """Every line printed so far."""
+        if self.log_file is not None:
+            return self.log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        return self._lines
 
     def _read(self) -> None:
         if self.process.stdout is None:
             return
         for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
+            self._lines.append(line.rstrip("\n"))
 
     def stop(self) -> list[str]:
         """Stop the service (SIGTERM, like podman stop) and return every line it printed."""
@@ -68,17 +82,24 @@ class ServiceProcess:
 
 
 @contextmanager
-def service_process(module: str, env: dict[str, str], *, startup_timeout: float = 60.0) -> Iterator[ServiceProcess]:
-    """Run ``python -m module serve`` with ``env`` (which must set the service's port) until /healthz answers."""
+def service_process(
+    module: str, env: dict[str, str], *, startup_timeout: float = 60.0, log_file: Path | None = None
+) -> Iterator[ServiceProcess]:
+    """Run ``python -m module serve`` with ``env`` (which must set the service's port) until /healthz answers.
+
+    Its output goes to a pipe read by a thread, or to ``log_file`` when given.
+    """
     port = next(value for key, value in env.items() if key.endswith("_PORT") and "_DB_" not in key)
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "serve"],
-        env={"PATH": os.environ["PATH"], **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    service = ServiceProcess(process, f"http://127.0.0.1:{port}")
+    with contextlib.ExitStack() as files:
+        output = subprocess.PIPE if log_file is None else files.enter_context(log_file.open("w", encoding="utf-8"))
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, "serve"],
+            env={"PATH": os.environ["PATH"], **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_file)
     deadline = time.monotonic() + startup_timeout
     try:
         while True:
