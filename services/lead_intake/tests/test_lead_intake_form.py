@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from typing import Any
 
@@ -127,6 +128,26 @@ def test_same_idempotency_key_returns_the_same_lead(client: httpx.Client, owner_
     assert retry.headers["Idempotent-Replayed"] == "true"
     rows = owner_conn.execute("SELECT count(*) FROM leads.leads WHERE idempotency_key = %s", (key,)).fetchone()
     assert rows == (1,)
+
+
+def test_concurrent_retries_with_one_key_store_one_lead(base_url: str, owner_conn: psycopg.Connection[Any]) -> None:
+    """Eight simultaneous submissions under one key make one lead: one 201 and seven 200s with the same id."""
+    key = str(uuid.uuid4())
+
+    def submit(_: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            return client.post("/leads", json=lead_body(), headers={"Idempotency-Key": key})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(submit, range(8)))
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    rows = owner_conn.execute(
+        "SELECT count(*), (SELECT count(*) FROM leads.lead_status_history h JOIN leads.leads l ON l.id = h.lead_id"
+        " WHERE l.idempotency_key = %s) FROM leads.leads WHERE idempotency_key = %s",
+        (key, key),
+    ).fetchone()
+    assert rows == (1, 1)
 
 
 def test_same_idempotency_key_with_another_body_is_refused(client: httpx.Client) -> None:

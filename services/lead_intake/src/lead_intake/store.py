@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
 from lead_intake.db import Connection
 from lead_intake.models import TRANSITIONS, LeadCreate, LeadStatus
 
@@ -47,6 +45,20 @@ class BadCursor(StoreError):
     status_code = 422
 
 
+RECEIPT_COLUMNS = "id, status, created_at"  # what the form gets back (LeadReceipt)
+CREATE_LEAD = (
+    "WITH lead AS (INSERT INTO leads.leads (name, email, phone, service, window_start, window_end, message, source,"
+    " consent_at, idempotency_key, request_hash) VALUES (%(name)s, %(email)s, %(phone)s, %(service)s, %(window_start)s,"
+    " %(window_end)s, %(message)s, %(source)s, now(), %(key)s, %(hash)s) ON CONFLICT (idempotency_key) DO NOTHING"
+    f" RETURNING {RECEIPT_COLUMNS}, request_hash),"
+    " history AS (INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
+    " SELECT id, NULL, 'new', 'intake-form' FROM lead)"
+    f" SELECT {RECEIPT_COLUMNS}, request_hash, false AS replayed FROM lead"
+    f" UNION ALL SELECT {RECEIPT_COLUMNS}, request_hash, true FROM leads.leads"
+    " WHERE idempotency_key = %(key)s AND NOT EXISTS (SELECT FROM lead)"
+)
+
+
 @dataclass(frozen=True)
 class Created:
     row: dict[str, Any]
@@ -63,7 +75,10 @@ def lead_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str | None) -> Created:
-    """Insert the lead and its first history entry atomically; with a key already used, return that lead."""
+    """Insert the lead and its first history entry atomically; with a key already used, return that lead.
+
+    ``Created.row`` holds ``RECEIPT_COLUMNS``.
+    """
     window = lead.requested_window
     params = {
         "name": lead.name,
@@ -77,36 +92,28 @@ async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str |
         "key": idempotency_key,
         "hash": lead.request_hash() if idempotency_key else None,
     }
-    try:
-        # One statement (atomic on its own): the lead and its first history row, in a single round trip.
+    # One statement, one round trip, for a new lead and for a retry alike: insert the lead and its first history row,
+    # or (the key already used) skip both and return the existing lead. A lead inserted under the same key by a
+    # concurrent request that commits after this statement's snapshot is not visible to it: no row then, and the
+    # lookup below (a new snapshot) finds it.
+    cur = await conn.execute(CREATE_LEAD, params)
+    row = await cur.fetchone()
+    if row is None:
+        if idempotency_key is None:
+            raise RuntimeError("INSERT … RETURNING gave no row")
         cur = await conn.execute(
-            "WITH lead AS (INSERT INTO leads.leads (name, email, phone, service, window_start, window_end, message,"
-            " source, consent_at, idempotency_key, request_hash) VALUES (%(name)s, %(email)s, %(phone)s, %(service)s,"
-            " %(window_start)s, %(window_end)s, %(message)s, %(source)s, now(), %(key)s, %(hash)s)"
-            f" RETURNING {LEAD_COLUMNS}),"
-            " history AS (INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
-            " SELECT id, NULL, 'new', 'intake-form' FROM lead)"
-            f" SELECT {LEAD_COLUMNS} FROM lead",
-            params,
+            f"SELECT {RECEIPT_COLUMNS}, request_hash, true AS replayed FROM leads.leads WHERE idempotency_key = %s",
+            (idempotency_key,),
         )
         row = await cur.fetchone()
         if row is None:
-            raise RuntimeError("INSERT … RETURNING gave no row")
-        return Created(row=row, replayed=False)
-    except psycopg.errors.UniqueViolation:
-        if idempotency_key is None:
-            raise
-    cur = await conn.execute(
-        f"SELECT {LEAD_COLUMNS}, request_hash FROM leads.leads WHERE idempotency_key = %s", (idempotency_key,)
-    )
-    existing = await cur.fetchone()
-    if existing is None:
-        raise RuntimeError("the lead holding this Idempotency-Key vanished")
-    if bytes(existing.pop("request_hash")) != params["hash"]:
+            raise RuntimeError("the lead holding this Idempotency-Key vanished")
+    stored_hash, replayed = row.pop("request_hash"), row.pop("replayed")
+    if replayed and bytes(stored_hash) != params["hash"]:
         raise IdempotencyConflict(
             "this Idempotency-Key was already used with a different request body", field="header.idempotency-key"
         )
-    return Created(row=existing, replayed=True)
+    return Created(row=row, replayed=replayed)
 
 
 def encode_cursor(created_at: datetime, lead_id: uuid.UUID) -> str:
