@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(StoreError, store_error)
     app.include_router(health.router)
-    app.include_router(public.router)
+    public.add_intake_route(app)
     app.include_router(staff.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
