@@ -156,6 +156,7 @@ def main() -> int:
         print("error: h2load not found (apt-get install nghttp2-client)", file=sys.stderr)
         return 1
     config = lab.load_config()
+    load_before = os.getloadavg()[0]
     proxied = through_proxy(config, args.duration, args.concurrency)
     straight = direct(config, args.duration, args.concurrency)
     baseline = pgbench(config, args.duration, args.concurrency)
@@ -163,7 +164,8 @@ def main() -> int:
     load = os.getloadavg()
     print(
         f"POST /leads in the lab ({config.name}), {args.duration} s each, concurrency {args.concurrency}, "
-        f"{os.cpu_count()} CPUs shared by the machine and the lab, load average after {load[0]:.1f}"
+        f"{os.cpu_count()} CPUs shared by the machine and the lab, load average (1 min) before {load_before:.1f}, "
+        f"after {load[0]:.1f}"
     )
     print(f"{'':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'count':>8} {'errors':>7}")
     rows = (
