@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# `runbook_lab`: one lab per session with the runbook applied (tests/runbook_lab.py).
+pytest_plugins = ["tests.runbook_lab"]
+
 FIXTURE = Path(__file__).parent / "fixtures" / "project"
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,11 +25,14 @@ def client(lab_env: AppsLab) -> Iterator[httpx.Client]:
 
 
 def lead_form(tag: str) -> dict[str, object]:
-    """A valid intake form whose name, e-mail and source are unique to `tag`."""
+    """A valid intake form whose name, e-mail, phone and source are unique to `tag` (a hex string).
+
+    Unique contacts keep the conversion a `created` one when the lab already holds people from earlier runs.
+    """
     return {
         "name": f"Proxy Test {tag}",
         "email": f"proxy-{tag}@example.org",
-        "phone": "+41 44 555 01 23",
+        "phone": f"+41 44 {int(tag, 16) % 10_000_000:07d}",
         "service": "airport transfer",
         "requested_window": {"start": "2031-05-01T09:00:00+02:00", "end": "2031-05-01T11:00:00+02:00"},
         "message": "Two passengers.",
