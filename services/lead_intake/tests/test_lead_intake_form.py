@@ -198,13 +198,16 @@ def test_streamed_oversized_body_gets_413(client: httpx.Client, settings: Settin
 
 
 def test_rate_limit_answers_429_with_retry_after(settings: Settings) -> None:
-    """A client over its burst gets 429 with Retry-After; the first requests of the burst go through."""
+    """A client over its burst gets 429 with Retry-After, malformed bodies too; the first requests of the burst go
+    through."""
     limited = settings.model_copy(update={"rate_limit_burst": 2, "rate_limit_per_minute": 1.0})
     with live_server(create_app(limited)) as url, httpx.Client(base_url=url) as client:
         codes = [client.post("/leads", json=lead_body()).status_code for _ in range(3)]
         assert codes == [201, 201, 429]
         response = client.post("/leads", json=lead_body())
         assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+        malformed = client.post("/leads", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert malformed.status_code == 429
 
 
 def test_rate_limit_is_per_client_key() -> None:

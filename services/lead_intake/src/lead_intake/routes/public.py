@@ -5,7 +5,8 @@ validates and stores the submission itself. FastAPI's generic path (dependency s
 dependency, the response model validated and serialised again) cost more CPU than everything else in the request
 (profiled with cProfile and py-spy). The OpenAPI operation still comes from ``submit_lead``'s signature, the errors
 are FastAPI's own (``RequestValidationError`` with the same ``loc``/``type``/``msg``, ``HTTPException``) and go
-through the app's handlers, so the contract and the answers are unchanged.
+through the app's handlers, so the contract and the answers are unchanged — but for one thing: the rate limit is
+taken before the body is read, so malformed bodies count against it too (FastAPI parsed the JSON first).
 """
 
 from __future__ import annotations
