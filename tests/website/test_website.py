@@ -58,6 +58,12 @@ def stored(site: Site, reference: str) -> dict[str, str]:
     return {"status": status, "attempts": attempts, "lead_id": lead_id, "error": error}
 
 
+def relayed_after_a_run(site: Site, reference: str) -> bool:
+    """Run the relay once; whether the submission `reference` is relayed afterwards."""
+    site.relay_once()
+    return stored(site, reference)["status"] == "relayed"
+
+
 def eventually(check: Callable[[], bool], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -133,7 +139,7 @@ def test_submissions_reach_the_lead_intake_api_exactly_once_even_when_it_was_dow
 def relay_through_the_lab_proxy(site: Site, page: Any) -> None:
     """The relay as WP_02 configured it: the lab's lead-intake API (PLAT_04) behind its reverse proxy (PLAT_06)."""
     reference = book(page, site, "Relayed Client").locator(".mc-reference").inner_text()
-    eventually(lambda: (site.relay_once(), stored(site, reference)["status"] == "relayed")[1])
+    eventually(lambda: relayed_after_a_run(site, reference))
     leads = site.leads(reference)
     assert leads == [stored(site, reference)["lead_id"]]
     # A crash between the API's answer and the relay's bookkeeping: the resend must be a replay of the same lead.
@@ -157,7 +163,7 @@ def relay_through_the_lab_proxy(site: Site, page: Any) -> None:
     finally:
         site.start_api()
     # The relay's own backoff and timer, unchanged: the submission arrives once the API is back.
-    eventually(lambda: (site.relay_once(), stored(site, waiting)["status"] == "relayed")[1], timeout=240)
+    eventually(lambda: relayed_after_a_run(site, waiting), timeout=240)
     assert site.leads(waiting) == [stored(site, waiting)["lead_id"]]
     assert site.leads(reference) == leads
 
@@ -169,14 +175,15 @@ def relay_to_an_api_on_this_machine(site: Site, page: Any) -> None:
     from lead_intake.migrate import migrate
     from lead_intake.settings import Settings
     from motorcade_service_testing import contract_cluster
+    from pydantic import SecretStr
 
     with contract_cluster() as cluster:
         settings = Settings(
             environment="production",
             db_host=cluster.host,
             db_port=cluster.port,
-            db_password=cluster.passwords["lead_intake_app"],
-            migration_db_password=cluster.passwords["motorcade_owner"],
+            db_password=SecretStr(cluster.passwords["lead_intake_app"]),
+            migration_db_password=SecretStr(cluster.passwords["motorcade_owner"]),
             db_pool_min_size=1,
             db_pool_max_size=2,
             forwarded_allow_ips="127.0.0.1",
@@ -194,7 +201,7 @@ def relay_to_an_api_on_this_machine(site: Site, page: Any) -> None:
         try:
             with serve_everywhere(create_app(settings), port):
                 reference = book(page, site, "Relayed Client").locator(".mc-reference").inner_text()
-                eventually(lambda: (site.relay_once(), stored(site, reference)["status"] == "relayed")[1])
+                eventually(lambda: relayed_after_a_run(site, reference))
                 assert leads_with(reference) == 1
                 # A crash between the API's answer and the relay's bookkeeping: the resend must be a replay.
                 site.sql(
@@ -214,7 +221,7 @@ def relay_to_an_api_on_this_machine(site: Site, page: Any) -> None:
             assert leads_with(waiting) == 0
 
             with serve_everywhere(create_app(settings), port):
-                eventually(lambda: (site.relay_once(), stored(site, waiting)["status"] == "relayed")[1])
+                eventually(lambda: relayed_after_a_run(site, waiting))
                 assert leads_with(waiting) == 1
                 assert leads_with(reference) == 1
         finally:
