@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -57,6 +58,20 @@ def _literal(name: str) -> str:
 def _pg_exists(container: str | None, user: str, database: str) -> bool:
     query = f"SELECT 1 FROM pg_database WHERE datname = {_literal(database)}"  # noqa: S608 - identifier checked
     return _psql(container, user, "postgres", query).stdout.strip() == "1"
+
+
+def _mysql_exists(database: str) -> bool:
+    """True when the host's MariaDB holds `database`; False when no MariaDB client is installed (nothing to back up).
+
+    An installed server that does not answer is an error: a backup-first gate must not skip what it cannot read.
+    """
+    if shutil.which("mysql") is None:
+        return False
+    query = f"SELECT 1 FROM information_schema.schemata WHERE schema_name = {_literal(database)}"  # noqa: S608
+    probe = _run(["mysql", "-N", "-s", "-e", query], timeout=60)
+    if probe.returncode != 0:
+        raise RuntimeError(f"MariaDB did not answer whether {database} exists: {probe.stderr.strip() or 'no output'}")
+    return probe.stdout.strip() == "1"
 
 
 def _container_running(name: str) -> bool:
@@ -128,16 +143,7 @@ def backup(spec: dict[str, Any]) -> dict[str, Any]:
         items.append(item)
     for index, db in enumerate(spec.get("mysql", [])):
         item = {"kind": "mysql", "source": db["database"]}
-        probe = _run(
-            [
-                "mysql",
-                "-N",
-                "-s",
-                "-e",
-                f"SELECT 1 FROM information_schema.schemata WHERE schema_name = {_literal(db['database'])}",  # noqa: S608
-            ]
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == "1":
+        if _mysql_exists(db["database"]):
             target = folder / f"mysql-{index}.sql"
             with target.open("w") as out:
                 proc = _run(
