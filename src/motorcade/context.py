@@ -187,8 +187,8 @@ MAX_NESTING = 8  # variables whose values name variables, as deep as an inventor
 class SubstitutionError(KeyError):
     """A `{{ name }}` that cannot be filled: undefined, a loop, nested too deep, or not a plain name.
 
-    A KeyError whose first argument says what and where, so callers that name "undefined variable
-    {exc.args[0]}" stay right; `str()` gives the message without KeyError's quotes.
+    A KeyError whose first argument says what and where (callers report "cannot fill {exc.args[0]}");
+    `str()` gives the message without KeyError's quotes.
     """
 
     def __str__(self) -> str:
@@ -222,7 +222,8 @@ def _render(text: str, variables: dict[str, Any], chain: tuple[str, ...]) -> str
         try:
             value = _lookup(path, variables)
         except KeyError:
-            raise SubstitutionError(f"{path}{_where(chain)}") from None
+            inside = f", in {' → '.join(chain)}" if chain else ""
+            raise SubstitutionError(f"{path} (undefined{inside})") from None
         if not (isinstance(value, str) and "{{" in value):
             return str(value)
         if len(chain) >= MAX_NESTING:

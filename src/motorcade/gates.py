@@ -171,7 +171,7 @@ def backup(conductor: Conductor, step: Step, run_id: str, run_dir: Path) -> Outc
         try:
             items = substitute(step.backup.model_dump(mode="json"), conductor.hostvars(host))
         except KeyError as exc:
-            raise GateFailedError("backup", f"undefined variable {exc.args[0]} in the backup of {step.id}") from None
+            raise GateFailedError("backup", f"cannot fill {exc.args[0]} in the backup of {step.id}") from None
         specs[host] = {"id": run_id, "root": root, **items}
     reports = _agent(conductor, step, run_dir, "backup", specs)
     locations = [f"{host}:{report['location']}" for host, report in sorted(reports.items())]
@@ -222,7 +222,7 @@ def verify(conductor: Conductor, step: Step, run_dir: Path) -> Outcome:
                         "id": check.id,
                         "kind": check.kind,
                         "passed": False,
-                        "detail": f"undefined variable {exc.args[0]} in the check",
+                        "detail": f"cannot fill {exc.args[0]} in the check",
                     }
                 )
                 continue

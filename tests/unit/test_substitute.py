@@ -64,8 +64,8 @@ def test_an_undefined_name_inside_a_value_names_the_variable_that_uses_it() -> N
     variables = {"wordpress_site_url": "http://localhost:{{ motorcade_lab_ports.http.host }}"}
     with pytest.raises(SubstitutionError) as caught:
         substitute("{{ wordpress_site_url }}/", variables)
-    assert caught.value.args[0] == "motorcade_lab_ports.http.host (in wordpress_site_url)"
-    assert isinstance(caught.value, KeyError)  # what the gates catch to report "undefined variable …"
+    assert caught.value.args[0] == "motorcade_lab_ports.http.host (undefined, in wordpress_site_url)"
+    assert isinstance(caught.value, KeyError)  # what the gates catch to report "cannot fill …"
 
 
 def test_a_jinja_expression_inside_a_value_is_refused_rather_than_left_half_rendered() -> None:
