@@ -7,4 +7,15 @@ from tests.runbook_lab import REPO, RunbookLab
 __all__ = ["PLATFORM", "REPO", "WEBSITE", "RunbookLab"]
 
 WEBSITE = ["WP_01", "WP_02", "WP_CHECKPOINT"]
-PLATFORM = ["PLAT_01", "PLAT_02A", "PLAT_02B", "PLAT_02C", "PLAT_03", "PLAT_04A", "PLAT_04", "PLAT_05", "PLAT_06"]
+PLATFORM = [
+    "PLAT_01",
+    "PLAT_02A",
+    "PLAT_02B",
+    "PLAT_02C",
+    "PLAT_03",
+    "PLAT_04A",
+    "PLAT_04",
+    "PLAT_05",
+    "PLAT_06",
+    "PLAT_07",
+]

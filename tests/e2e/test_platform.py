@@ -27,7 +27,15 @@ def test_the_evidence_is_written_to_the_lab_workspace(runbook_lab: RunbookLab) -
     for step in ["WP_01", "WP_02", *PLATFORM]:
         assert f"lab {step} (apply) PASSED" in text, step
     releases = (runbook_lab.workspace / "releases/lab.yaml").read_text()
-    for component in ("wordpress:", "podman:", "postgres-image:", "lead-intake:", "people:", "caddy:"):
+    for component in (
+        "wordpress:",
+        "podman:",
+        "postgres-image:",
+        "lead-intake:",
+        "people:",
+        "caddy:",
+        "motorcade-backup:",
+    ):
         assert component in releases, component
     checkpoints = runbook_lab.workspace / "docs/checkpoints"
     assert len(list(checkpoints.glob("*-PLAT_04A/checkpoint.yaml"))) == 1
