@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         help="env file with MOTORCADE_BACKUP_* settings "
-        "(default /etc/motorcade/backup.env when present); the environment wins",
+        "(default /etc/motorcade/backup/backup.env when present, as PLAT_07 writes it); the environment wins",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     backup = sub.add_parser("backup", help="dump, encrypt and upload one backup, then apply retention")

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from motorcade_backup.errors import ConfigError
 from motorcade_backup.redact import register_secret
 
-DEFAULT_ENV_FILE = Path("/etc/motorcade/backup.env")
+DEFAULT_ENV_FILE = Path("/etc/motorcade/backup/backup.env")  # where PLAT_07 (backup_postgres_env_file) writes it
 
 
 class Settings(BaseSettings):
