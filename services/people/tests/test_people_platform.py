@@ -200,3 +200,17 @@ def test_unexpected_error_logs_type_not_message() -> None:
         record = logging.LogRecord("people.x", logging.ERROR, __file__, 1, "unexpected_error", None, sys.exc_info())
     line = JsonFormatter("people").format(record)
     assert "RuntimeError" in line and "someone@example.org" not in line
+
+
+def test_requests_after_the_server_closed_the_pooled_connections_succeed(
+    cluster: ContractCluster, client: httpx.Client, staff_key: str
+) -> None:
+    """A restart or a restore closes every connection the pool holds: the next requests get fresh ones, not a 500."""
+    assert client.get("/people", params={"limit": 1}, headers=auth(staff_key)).status_code == 200
+    with psycopg.connect(cluster.superuser_conninfo(), autocommit=True) as admin:
+        closed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'people_app'"
+        ).fetchone()
+    assert closed is not None and closed[0] >= 1
+    statuses = [client.get("/people", params={"limit": 1}, headers=auth(staff_key)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 200]

@@ -26,6 +26,9 @@ def make_pool(settings: Settings) -> AsyncConnectionPool[Connection]:
         open=False,
         name="lead_intake",
         timeout=10.0,
+        # A connection the server closed (a restart, a restore that swapped the database) is replaced before it is
+        # lent, instead of failing the request it was lent to.
+        check=AsyncConnectionPool.check_connection,
     )
 
 
