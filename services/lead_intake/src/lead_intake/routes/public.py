@@ -136,4 +136,6 @@ async def submit_lead(
     ] = None,
 ) -> LeadReceipt:
     """Receive a prospective client's request. Needs an email or a phone, and consent."""
+    # Only the signature above is used (it shapes the OpenAPI schema and FastAPI's validation errors): IntakeRoute
+    # answers the request itself, so this body never runs; reaching it would mean the route class was not applied.
     raise NotImplementedError("IntakeRoute serves this operation with receive_submission")
