@@ -7,6 +7,7 @@ package list or a provisioning file rebuilds it, and a build killed half-way lea
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 from dataclasses import dataclass
@@ -87,13 +88,27 @@ def planned(config: LabConfig, kind: str) -> Artifact:
 
 
 def ensure(config: LabConfig, kind: str, progress: Progress) -> Artifact:
-    """The `kind` artifact, built now unless the cache already holds it."""
+    """The `kind` artifact, built now unless the cache already holds it.
+
+    Labs share the cache: a build holds the artifact's lock file there, so a second lab coming up meanwhile waits for
+    that build and uses it instead of building into the same `.partial` folder.
+    """
     artifact = planned(config, kind)
     if artifact.path.exists():
         progress(LabEvent(LabStage.ARTIFACTS, f"{kind} root filesystem {artifact.key} from cache", cached=True))
         return artifact
-    require("debootstrap")
     config.cache.mkdir(parents=True, exist_ok=True)
+    with artifact.path.with_name(f".{artifact.path.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if artifact.path.exists():
+            progress(LabEvent(LabStage.ARTIFACTS, f"{kind} root filesystem {artifact.key} from cache", cached=True))
+            return artifact
+        return _build(config, artifact, progress)
+
+
+def _build(config: LabConfig, artifact: Artifact, progress: Progress) -> Artifact:
+    kind = artifact.kind
+    require("debootstrap")
     partial = artifact.path.with_name(artifact.path.name.removesuffix(".tar") + ".partial")
     remove_tree(partial)
     rootfs = partial / "rootfs"
