@@ -209,7 +209,7 @@ def test_requests_after_the_server_closed_the_pooled_connections_succeed(
     assert client.get("/people", params={"limit": 1}, headers=auth(staff_key)).status_code == 200
     with psycopg.connect(cluster.superuser_conninfo(), autocommit=True) as admin:
         closed = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'people_app'"
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE usename = 'people_app'"
         ).fetchone()
     assert closed is not None and closed[0] >= 1
     statuses = [client.get("/people", params={"limit": 1}, headers=auth(staff_key)).status_code for _ in range(4)]

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from lead_intake import __version__
 from lead_intake.auth import SCOPES, ApiKeyAuthenticator
@@ -20,7 +21,24 @@ from lead_intake.settings import Settings
 from lead_intake.store import StoreError
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class LeadIntakeAPI(FastAPI):
+    """FastAPI, with ``POST /leads`` — the public form's endpoint, the one under load — answered by
+    ``public.serve_intake`` before the framework's layers (see ``lead_intake.routes.public``)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == "/leads"
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await public.serve_intake(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> LeadIntakeAPI:
     """Build the app; the pool opens with the lifespan and does not wait for the database (``/readyz`` tells)."""
     settings = settings or Settings()
     pool = make_pool(settings)
@@ -33,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await pool.close()
 
-    app = FastAPI(
+    app = LeadIntakeAPI(
         title="Motorcade lead-intake API",
         version=__version__,
         description="The public intake form's endpoint and the staff's view of leads. Staff scopes: "
@@ -65,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def main_app() -> FastAPI:
+def main_app() -> LeadIntakeAPI:
     """The factory uvicorn runs in each worker: JSON logs to stdout, settings from the environment."""
     settings = Settings()
     configure_logging("lead_intake", settings.log_level)

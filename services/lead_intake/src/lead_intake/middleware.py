@@ -35,7 +35,7 @@ class BodyLimitMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await _send_413(send, self.max_bytes)
+                await send_413(send, self.max_bytes)
                 return
         received = 0
         started = False
@@ -58,10 +58,10 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_413(send, self.max_bytes)
+                await send_413(send, self.max_bytes)
 
 
-async def _send_413(send: Send, limit: int) -> None:
+async def send_413(send: Send, limit: int) -> None:
     body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -70,6 +70,30 @@ async def _send_413(send: Send, limit: int) -> None:
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is a plain token (it is logged and echoed), else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = str(value.decode("latin-1"))
+            if _REQUEST_ID.match(incoming):
+                return incoming
+            break
+    return uuid.uuid4().hex
+
+
+def log_request(method: str, route: str, status: int, began: float, request_id: str) -> None:
+    """The access log line: method, route template, status and duration — nothing the caller typed."""
+    log_event(
+        log,
+        "request",
+        method=method,
+        route=route,
+        status=status,
+        duration_ms=round((time.perf_counter() - began) * 1000, 2),
+        request_id=request_id,
+    )
 
 
 class AccessLogMiddleware:
@@ -82,9 +106,7 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope["request_id"] = request_id
+        scope["request_id"] = rid = request_id(scope)
         status = 500
         began = time.perf_counter()
 
@@ -92,19 +114,11 @@ class AccessLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
-            log_event(
-                log,
-                "request",
-                method=scope["method"],
-                route=getattr(route, "path", "<unmatched>"),
-                status=status,
-                duration_ms=round((time.perf_counter() - began) * 1000, 2),
-                request_id=request_id,
-            )
+            log_request(scope["method"], getattr(route, "path", "<unmatched>"), status, began, rid)

@@ -50,7 +50,10 @@ class RateLimiter:
         return (1.0 - bucket.tokens) / self.rate
 
     async def __call__(self, request: Request) -> None:
-        client = request.client.host if request.client else "unknown"
+        self.take(request.client.host if request.client else "unknown")
+
+    def take(self, client: str) -> None:
+        """Take a token for ``client`` or raise the 429 to answer (with Retry-After in whole seconds)."""
         wait = self.retry_after(client)
         if wait > 0:
             raise HTTPException(429, "too many requests; retry later", headers={"Retry-After": str(math.ceil(wait))})

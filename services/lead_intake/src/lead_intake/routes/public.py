@@ -1,12 +1,13 @@
 """The public intake form's endpoint.
 
-``POST /leads`` is the one route under public load, so it is served by ``IntakeRoute``: a handler that reads,
-validates and stores the submission itself. FastAPI's generic path (dependency solving with an exit stack per
-dependency, the response model validated and serialised again) cost more CPU than everything else in the request
-(profiled with cProfile and py-spy). The OpenAPI operation still comes from ``submit_lead``'s signature, the errors
-are FastAPI's own (``RequestValidationError`` with the same ``loc``/``type``/``msg``, ``HTTPException``) and go
-through the app's handlers, so the contract and the answers are unchanged — but for one thing: the rate limit is
-taken before the body is read, so malformed bodies count against it too (FastAPI parsed the JSON first).
+``POST /leads`` is the one route under public load, so ``serve_intake`` answers it as a plain ASGI app: the app
+(``LeadIntakeAPI``) hands it the request before FastAPI's layers (middleware stack, router, dependency solving, the
+response model validated and serialised again), which cost more CPU than everything else in the request (profiled with
+py-spy). What those layers did for this route it does itself: the body size limit, the request id and access log line,
+the rate limit, and errors answered by the app's own exception handlers. The OpenAPI operation still comes from
+``submit_lead``'s signature and the errors are FastAPI's own (``RequestValidationError`` with the same
+``loc``/``type``/``msg``, ``HTTPException``), so the contract and the answers are those of a FastAPI route — but for
+one thing: the rate limit is taken before the body is read, so malformed bodies count against it too.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ from __future__ import annotations
 import email.message
 import json
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, cast
 
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter, ValidationError
+from starlette.types import Receive, Scope, Send
 
 from lead_intake.db import Connection
 from lead_intake.errors import BODY_TOO_LARGE, VALIDATION_RESPONSES, ErrorBody
 from lead_intake.fields import IdempotencyKey
 from lead_intake.logs import log_event
+from lead_intake.middleware import BodyTooLarge, log_request, request_id, send_413
 from lead_intake.models import LeadCreate, LeadReceipt
 from lead_intake.store import create_lead
 
@@ -78,30 +82,108 @@ def parse_submission(body: bytes, content_type: str | None, key: str | None) -> 
     return lead, key
 
 
-async def receive_submission(request: Request) -> Response:
-    """Rate limit, validation, honeypot, then one INSERT … RETURNING on a pooled connection; 201, or 200 for a retry."""
-    await request.app.state.rate_limiter(request)
-    lead, key = parse_submission(
-        await request.body(), request.headers.get("content-type"), request.headers.get("idempotency-key")
-    )
+class ClientGone(Exception):
+    """The client disconnected before its body arrived: there is nobody to answer."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; ``BodyTooLarge`` as soon as more than ``limit`` bytes have arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _store(app: FastAPI, body: bytes, scope: Scope) -> tuple[int, bytes, bool]:
+    """Validate, check the honeypot and store; the status, the receipt and whether it is a replay."""
+    lead, key = parse_submission(body, _header(scope, b"content-type"), _header(scope, b"idempotency-key"))
     if lead.website:
         log_event(log, "honeypot_tripped")
         raise HTTPException(400, "submission rejected")
-    pool: AsyncConnectionPool[Connection] = request.app.state.pool
+    pool: AsyncConnectionPool[Connection] = app.state.pool
     async with pool.connection() as conn:
         created = await create_lead(conn, lead, key)
     receipt = LeadReceipt.model_validate(created.row).model_dump_json().encode()
     if created.replayed:
-        return Response(receipt, 200, {"Idempotent-Replayed": "true"}, media_type="application/json")
+        return 200, receipt, True
     log_event(log, "lead_created", lead_id=str(created.row["id"]), source=lead.source)
-    return Response(receipt, 201, media_type="application/json")
+    return 201, receipt, False
+
+
+def _error_handler(app: FastAPI, error: Exception) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The app's handler for ``error``, looked up along its class's MRO as Starlette does (``Exception`` last)."""
+    for cls in type(error).__mro__:
+        if cls in app.exception_handlers:
+            return cast(Callable[[Request, Exception], Awaitable[Response]], app.exception_handlers[cls])
+    raise error
+
+
+async def serve_intake(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer ``POST /leads``: body limit, rate limit, validation, honeypot, one INSERT … RETURNING; 201, or 200 for a
+    retry; every error through the app's exception handlers; one access log line with the request id."""
+    app: FastAPI = scope["app"]
+    began = time.perf_counter()
+    scope["request_id"] = rid = request_id(scope)
+    settings = app.state.settings
+    status = 500
+    try:
+        declared = _header(scope, b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
+            status = 413
+            await send_413(send, settings.max_body_bytes)
+            return
+        client = scope.get("client")
+        app.state.rate_limiter.take(client[0] if client else "unknown")
+        status, receipt, replayed = await _store(app, await read_body(receive, settings.max_body_bytes), scope)
+        headers = [
+            (b"content-length", str(len(receipt)).encode()),
+            (b"content-type", b"application/json"),
+            (b"x-request-id", rid.encode()),
+        ]
+        if replayed:
+            headers.append((b"idempotent-replayed", b"true"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": receipt})
+    except BodyTooLarge:
+        status = 413
+        await send_413(send, settings.max_body_bytes)
+    except ClientGone:
+        status = 499  # nginx's "client closed request": logged, nothing sent
+    except Exception as error:  # every other outcome is answered by the app's handler for it
+        response = await _error_handler(app, error)(Request(scope, receive), error)
+        status = response.status_code
+        response.headers["x-request-id"] = rid
+        await response(scope, receive, send)
+    finally:
+        log_request("POST", "/leads", status, began, rid)
 
 
 class IntakeRoute(APIRoute):
-    """An APIRoute whose requests go to ``receive_submission``; its endpoint's signature only documents the API."""
+    """An APIRoute served by ``serve_intake``; its endpoint's signature documents the operation.
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        return receive_submission
+    ``LeadIntakeAPI`` sends ``POST /leads`` to ``serve_intake`` before the router; this keeps the router's own match
+    (a mounted sub-path, a ``root_path``) on the same code.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.app = serve_intake
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -137,5 +219,6 @@ async def submit_lead(
 ) -> LeadReceipt:
     """Receive a prospective client's request. Needs an email or a phone, and consent."""
     # Only the signature above is used (it shapes the OpenAPI schema and FastAPI's validation errors): IntakeRoute
-    # answers the request itself, so this body never runs; reaching it would mean the route class was not applied.
-    raise NotImplementedError("IntakeRoute serves this operation with receive_submission")
+    # answers the request with serve_intake, so this body never runs; reaching it would mean the route class was not
+    # applied.
+    raise NotImplementedError("IntakeRoute serves this operation with serve_intake")
