@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import statistics
@@ -44,6 +45,99 @@ POSTGRES_IMAGE = "localhost/motorcade-postgres:current"
 NETWORK = "motorcade-backend"
 SERVICE = "motorcade-lead-intake"
 DB_PASSWORD_FILE = "/etc/motorcade/lead-intake/secrets/db_password"  # noqa: S105 (a path, not a password)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _lab_cgroup(config: lab.LabConfig) -> str:
+    """The cgroup path fragment of the lab's container: every process of the lab (nested containers too) has it."""
+    found = subprocess.run(
+        ["podman", "container", "inspect", "--format", "{{.Id}}", config.name],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if not found:
+        raise SystemExit(f"error: the lab container {config.name} is not running (motorcade lab up)")
+    return f"libpod-{found}"
+
+
+def _component(pid: str, comm: str, parents: dict[str, str], cmdlines: dict[str, str]) -> str:
+    """Which part of the platform a lab process is: the service a Python process serves (its own command line or
+    an ancestor's, for uvicorn's worker processes), else its command name."""
+    if comm.startswith("python") or comm == "uvicorn":
+        ancestor: str | None = pid
+        while ancestor and ancestor in cmdlines:
+            for service in ("lead_intake", "people"):
+                if f"{service} serve" in cmdlines[ancestor]:
+                    return service.replace("_", "-")
+            ancestor = parents.get(ancestor)
+        return "python (other)"
+    if comm.startswith("postgres") or comm.startswith("pgbench"):
+        return comm.split()[0]
+    return {"caddy": "caddy", "systemd-journal": "journald", "conmon": "conmon"}.get(comm, "other lab processes")
+
+
+def lab_cpu_seconds(cgroup: str) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the lab's live processes, per component."""
+    parents: dict[str, str] = {}
+    cmdlines: dict[str, str] = {}
+    usage: dict[str, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if cgroup not in (entry / "cgroup").read_text():
+                continue
+            stat = (entry / "stat").read_text()
+            cmdlines[entry.name] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[entry.name] = fields[1]
+        usage[entry.name] = (comm, (int(fields[11]) + int(fields[12])) / TICK)
+    totals: dict[str, float] = {}
+    for pid, (comm, seconds) in usage.items():
+        name = _component(pid, comm, parents, cmdlines)
+        totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle (all CPUs; /proc/stat), interrupts and softirqs included."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / TICK
+
+
+class CpuMeter:
+    """CPU used per request during one measurement: the whole machine, and the lab's components."""
+
+    def __init__(self, config: lab.LabConfig) -> None:
+        self.cgroup = _lab_cgroup(config)
+
+    def __enter__(self) -> CpuMeter:
+        self.busy = machine_busy_seconds()
+        self.lab = lab_cpu_seconds(self.cgroup)
+        self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.busy = machine_busy_seconds() - self.busy
+        after = lab_cpu_seconds(self.cgroup)
+        self.lab = {name: after.get(name, 0.0) - self.lab.get(name, 0.0) for name in after}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.local_tools = (children.ru_utime + children.ru_stime) - (self.children.ru_utime + self.children.ru_stime)
+
+    def per_request_ms(self, requests: float) -> dict[str, float]:
+        """Milliseconds of CPU per request: the machine in all, then each component using ≥ 1 % of it."""
+        shares = {"machine (all CPU, kernel included)": self.busy}
+        if self.local_tools > 0:
+            shares["load generator on this machine"] = self.local_tools
+        shares.update(sorted(((k, v) for k, v in self.lab.items() if v >= 0.01 * self.busy), key=lambda kv: -kv[1]))
+        return {name: seconds / max(requests, 1) * 1000 for name, seconds in shares.items()}
 
 
 def on_lab_host(config: lab.LabConfig, script: str, timeout: float = 900) -> str:
@@ -133,6 +227,15 @@ cat "$work/out.txt"; echo '=====LOG====='; cat "$work"/tx*; rm -rf "$work"
     return figures(latencies, rate, 0)
 
 
+def count_rows(config: lab.LabConfig) -> int:
+    """How many leads the benchmark has stored so far (its rows have source 'benchmark')."""
+    sql = "SELECT count(*) FROM leads.leads WHERE source = 'benchmark'"
+    output = on_lab_host(
+        config, f"podman exec --user postgres motorcade-postgres psql -qAt -d motorcade -c {shlex.quote(sql)}"
+    )
+    return int(output.strip())
+
+
 def clean_up(config: lab.LabConfig) -> None:
     """Delete the rows the benchmark inserted (as the superuser, over the container's socket)."""
     sql = (
@@ -140,11 +243,7 @@ def clean_up(config: lab.LabConfig) -> None:
         "h AS (DELETE FROM leads.lead_status_history WHERE lead_id IN (SELECT id FROM gone)) "
         "DELETE FROM leads.leads WHERE source = 'benchmark'"
     )
-    output = on_lab_host(
-        config,
-        f"podman exec --user postgres motorcade-postgres psql -qAt -d motorcade -c {shlex.quote(sql)} -c 'SELECT 1'",
-    )
-    return len(output.splitlines())
+    on_lab_host(config, f"podman exec --user postgres motorcade-postgres psql -qAt -d motorcade -c {shlex.quote(sql)}")
 
 
 def main() -> int:
@@ -156,10 +255,18 @@ def main() -> int:
         print("error: h2load not found (apt-get install nghttp2-client)", file=sys.stderr)
         return 1
     config = lab.load_config()
+    meters = {name: CpuMeter(config) for name in ("proxy", "direct", "pgbench")}
     load_before = os.getloadavg()[0]
-    proxied = through_proxy(config, args.duration, args.concurrency)
-    straight = direct(config, args.duration, args.concurrency)
-    baseline = pgbench(config, args.duration, args.concurrency)
+    stored = [count_rows(config)]
+    with meters["proxy"]:
+        proxied = through_proxy(config, args.duration, args.concurrency)
+    stored.append(count_rows(config))
+    with meters["direct"]:
+        straight = direct(config, args.duration, args.concurrency)
+    stored.append(count_rows(config))
+    with meters["pgbench"]:
+        baseline = pgbench(config, args.duration, args.concurrency)
+    stored.append(count_rows(config))
     clean_up(config)
     load = os.getloadavg()
     print(
@@ -178,6 +285,12 @@ def main() -> int:
             f"{label:44} {result['rate']:9.0f} {result['p50']:8.2f} {result['p99']:8.2f} "
             f"{result['count']:8.0f} {result['errors']:7.0f}"
         )
+    # Every request stores one row: the rows stored during a measurement count its warm-up too, which the CPU
+    # figures include. The direct and pgbench rows include starting their throwaway container on the lab host.
+    print("CPU per request, ms (rows stored during the measurement, warm-up included):")
+    for (label, _), meter, before, after in zip(rows, meters.values(), stored, stored[1:], strict=True):
+        figures = meter.per_request_ms(after - before)
+        print(f"  {label}: {after - before} rows; " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
     print(f"proxy / direct: {proxied['rate'] / straight['rate']:.1%}")
     print(f"through the proxy / pgbench insert rate: {proxied['rate'] / baseline['rate']:.1%} (target ≥ 30%)")
     print(f"direct / pgbench insert rate: {straight['rate'] / baseline['rate']:.1%}")

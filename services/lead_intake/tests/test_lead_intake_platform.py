@@ -194,6 +194,8 @@ def test_log_lines_carry_no_personal_data(settings: Settings, staff_key: str) ->
         lines = service.stop()
     assert any('"event": "lead_created"' in line for line in lines), lines
     assert any('"route": "/leads/{lead_id}/status"' in line for line in lines), lines
+    intake = [json.loads(line) for line in lines if '"route": "/leads"' in line and '"method": "POST"' in line]
+    assert [entry["status"] for entry in intake] == [201, 200, 422, 422], intake
     text = "\n".join(lines)
     for value in [marker, "79 555", "+41795551234"]:
         assert value not in text, f"{value!r} leaked into the logs"
@@ -213,3 +215,28 @@ def test_unexpected_error_logs_type_not_message() -> None:
         )
     line = JsonFormatter("lead_intake").format(record)
     assert "RuntimeError" in line and "someone@example.org" not in line
+
+
+def test_intake_answers_carry_the_request_id(client: httpx.Client) -> None:
+    """POST /leads echoes a plain X-Request-ID on success and on errors, and replaces one it will not log."""
+    created = client.post("/leads", json=lead_body(), headers={"X-Request-ID": "form-42.a_b"})
+    assert created.status_code == 201 and created.headers["x-request-id"] == "form-42.a_b"
+    invalid = client.post("/leads", json=lead_body(consent=False), headers={"X-Request-ID": "form-43"})
+    assert invalid.status_code == 422 and invalid.headers["x-request-id"] == "form-43"
+    odd = client.post("/leads", json=lead_body(), headers={"X-Request-ID": "two words\tand a tab"})
+    assert odd.status_code == 201 and odd.headers["x-request-id"] != "two words\tand a tab"
+    assert len(odd.headers["x-request-id"]) == 32
+
+
+def test_submissions_after_the_server_closed_the_pooled_connections_succeed(
+    cluster: ContractCluster, client: httpx.Client
+) -> None:
+    """A restart or a restore closes every connection the pool holds: the next submissions get fresh ones, not 500."""
+    assert client.post("/leads", json=lead_body()).status_code == 201
+    with psycopg.connect(cluster.superuser_conninfo(), autocommit=True) as admin:
+        closed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE usename = 'lead_intake_app'"
+        ).fetchone()
+    assert closed is not None and closed[0] >= 1
+    statuses = [client.post("/leads", json=lead_body()).status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 201]

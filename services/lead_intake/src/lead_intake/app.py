@@ -21,17 +21,19 @@ from lead_intake.settings import Settings
 from lead_intake.store import StoreError
 
 
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: the request's path without the ``root_path`` the app is served under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class LeadIntakeAPI(FastAPI):
     """FastAPI, with ``POST /leads`` — the public form's endpoint, the one under load — answered by
     ``public.serve_intake`` before the framework's layers (see ``lead_intake.routes.public``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"] == "/leads"
-            and not scope.get("root_path")
-        ):
+        if scope["type"] == "http" and scope["method"] == "POST" and _route_path(scope) == "/leads":
             scope["app"] = self
             await public.serve_intake(scope, receive, send)
             return
