@@ -50,17 +50,17 @@ DB_PASSWORD_FILE = "/etc/motorcade/lead-intake/secrets/db_password"  # noqa: S10
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _lab_cgroup(config: lab.LabConfig) -> str:
-    """The cgroup path fragment of the lab's container: every process of the lab (nested containers too) has it."""
+def _lab_init_pid(config: lab.LabConfig) -> str:
+    """The host PID of the lab's init: every process of the lab (its nested containers too) descends from it."""
     found = subprocess.run(
-        ["podman", "container", "inspect", "--format", "{{.Id}}", config.name],
+        ["podman", "container", "inspect", "--format", "{{.State.Pid}}", config.name],
         capture_output=True,
         text=True,
         check=False,
     ).stdout.strip()
-    if not found:
+    if not found or found == "0":
         raise SystemExit(f"error: the lab container {config.name} is not running (motorcade lab up)")
-    return f"libpod-{found}"
+    return found
 
 
 def _component(pid: str, comm: str, parents: dict[str, str], cmdlines: dict[str, str]) -> str:
@@ -79,7 +79,7 @@ def _component(pid: str, comm: str, parents: dict[str, str], cmdlines: dict[str,
     return {"caddy": "caddy", "systemd-journal": "journald", "conmon": "conmon"}.get(comm, "other lab processes")
 
 
-def lab_cpu_seconds(cgroup: str) -> dict[str, float]:
+def lab_cpu_seconds(init_pid: str) -> dict[str, float]:
     """CPU seconds (user + system) used so far by the lab's live processes, per component."""
     parents: dict[str, str] = {}
     cmdlines: dict[str, str] = {}
@@ -88,8 +88,6 @@ def lab_cpu_seconds(cgroup: str) -> dict[str, float]:
         if not entry.name.isdigit():
             continue
         try:
-            if cgroup not in (entry / "cgroup").read_text():
-                continue
             stat = (entry / "stat").read_text()
             cmdlines[entry.name] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
@@ -98,10 +96,19 @@ def lab_cpu_seconds(cgroup: str) -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         parents[entry.name] = fields[1]
         usage[entry.name] = (comm, (int(fields[11]) + int(fields[12])) / TICK)
+
+    def in_lab(pid: str) -> bool:
+        while pid in parents:
+            if pid == init_pid:
+                return True
+            pid = parents[pid]
+        return False
+
     totals: dict[str, float] = {}
     for pid, (comm, seconds) in usage.items():
-        name = _component(pid, comm, parents, cmdlines)
-        totals[name] = totals.get(name, 0.0) + seconds
+        if in_lab(pid):
+            name = _component(pid, comm, parents, cmdlines)
+            totals[name] = totals.get(name, 0.0) + seconds
     return totals
 
 
@@ -116,17 +123,17 @@ class CpuMeter:
     """CPU used per request during one measurement: the whole machine, and the lab's components."""
 
     def __init__(self, config: lab.LabConfig) -> None:
-        self.cgroup = _lab_cgroup(config)
+        self.init_pid = _lab_init_pid(config)
 
     def __enter__(self) -> CpuMeter:
         self.busy = machine_busy_seconds()
-        self.lab = lab_cpu_seconds(self.cgroup)
+        self.lab = lab_cpu_seconds(self.init_pid)
         self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.busy = machine_busy_seconds() - self.busy
-        after = lab_cpu_seconds(self.cgroup)
+        after = lab_cpu_seconds(self.init_pid)
         self.lab = {name: after.get(name, 0.0) - self.lab.get(name, 0.0) for name in after}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.local_tools = (children.ru_utime + children.ru_stime) - (self.children.ru_utime + self.children.ru_stime)
@@ -288,7 +295,7 @@ def main() -> int:
     # Every request stores one row: the rows stored during a measurement count its warm-up too, which the CPU
     # figures include. The direct and pgbench rows include starting their throwaway container on the lab host.
     print("CPU per request, ms (rows stored during the measurement, warm-up included):")
-    for (label, _), meter, before, after in zip(rows, meters.values(), stored, stored[1:], strict=True):
+    for (label, _), meter, before, after in zip(rows, meters.values(), stored[:-1], stored[1:], strict=True):
         figures = meter.per_request_ms(after - before)
         print(f"  {label}: {after - before} rows; " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
     print(f"proxy / direct: {proxied['rate'] / straight['rate']:.1%}")
