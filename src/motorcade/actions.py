@@ -33,8 +33,12 @@ def verify_step(conductor: Conductor, step: Step) -> VerifyResult:
     )
     results: list[dict[str, object]] = []
     error: str | None = None
+    # Checks asking for evidence of "this apply" (motorcade_apply_started_at) are asked about the newest apply.
+    applied = conductor.ledger.latest_applies(conductor.env_name).get(step.id)
     try:
-        outcome = gates.verify(conductor, step, conductor.workspace.run_dir(run_id))
+        outcome = gates.verify(
+            conductor, step, conductor.workspace.run_dir(run_id), applied.started_at if applied else None
+        )
         results = outcome.data["results"]
         conductor.ledger.record_gate(run_id, "verify", "passed", outcome.detail, outcome.data)
     except MotorcadeError as exc:

@@ -161,7 +161,8 @@ def apply_step(
             passed(stage, *_idempotence(conductor, step, run_dir))
             stage = Stage.VERIFY
             reporter.stage(step.id, stage, "started", f"{len(step.checks)} check(s)")
-            outcome = gates.verify(conductor, step, run_dir)
+            started = ledger.run(run_id)
+            outcome = gates.verify(conductor, step, run_dir, started.started_at if started else None)
             passed(stage, outcome.detail, outcome.data)
             stage = Stage.PIN
             reporter.stage(step.id, stage, "started", "")

@@ -205,8 +205,16 @@ def restore(conductor: Conductor, backup_id: str, run_dir: Path) -> dict[str, di
 # -- verify -------------------------------------------------------------------------------------
 
 
-def verify(conductor: Conductor, step: Step, run_dir: Path) -> Outcome:
-    """Run the step's declared checks, on the hosts or from the controller; every result is kept."""
+APPLY_STARTED_VAR = "motorcade_apply_started_at"
+
+
+def verify(conductor: Conductor, step: Step, run_dir: Path, applied_at: str | None = None) -> Outcome:
+    """Run the step's declared checks, on the hosts or from the controller; every result is kept.
+
+    Checks see the host's inventory variables and ``motorcade_apply_started_at``: when the apply being verified
+    started (``applied_at``, UTC, e.g. ``2026-11-27T08:00:05Z``), so a check can ask for evidence made by this apply.
+    """
+    extra = {APPLY_STARTED_VAR: applied_at} if applied_at else {}
     hosts = hosts_of(conductor, step)
     results: list[dict[str, Any]] = []
     on_hosts: dict[str, dict[str, Any]] = {host: {"checks": []} for host in hosts}
@@ -214,7 +222,7 @@ def verify(conductor: Conductor, step: Step, run_dir: Path) -> Outcome:
         raw = check.model_dump(mode="json", by_alias=False)
         for host in hosts if check_origin(raw) == "target" else hosts[:1]:
             try:
-                spec = substitute(raw, conductor.hostvars(host))
+                spec = substitute(raw, {**conductor.hostvars(host), **extra})
             except KeyError as exc:
                 results.append(
                     {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import time
@@ -32,6 +33,29 @@ def test_a_good_step_passes_every_gate_and_leaves_its_evidence(project: Project)
     status = project.motorcade("status", "local")
     assert "FIX_01" in status.stdout
     assert "complete" in status.stdout.split("FIX_01", 1)[1].splitlines()[0]
+
+
+def test_checks_are_told_when_the_apply_started(project: Project) -> None:
+    """`{{ motorcade_apply_started_at }}` in a check is the start of the apply being verified: its own when applying,
+    the newest apply's for `motorcade verify`."""
+    first = project.motorcade("apply", "local", "FIX_01")
+    assert first.returncode == 0, first.stdout + first.stderr
+    time.sleep(1.1)  # the ledger's times have whole seconds
+    second = project.motorcade("apply", "local", "FIX_01")
+    assert second.returncode == 0, second.stdout + second.stderr
+    with sqlite3.connect(project.workspace / ".motorcade/ledger.sqlite3") as db:
+        rows = db.execute(
+            "SELECT r.started_at, g.data FROM runs r JOIN gates g ON g.run_id = r.id"
+            " WHERE r.step = 'FIX_01' AND r.action = 'apply' AND g.gate = 'verify' ORDER BY r.started_at"
+        ).fetchall()
+    assert len(rows) == 2
+    assert rows[0][0] != rows[1][0]
+    for started_at, data in rows:
+        stamped = [r["detail"] for r in json.loads(data)["results"] if r["id"] == "knows-its-apply"]
+        assert stamped == [f"`python3 -c import sys; print(sys.argv[1]) {started_at}` exited 0"]
+    verified = project.motorcade("verify", "local", "FIX_01")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"print(sys.argv[1]) {rows[1][0]}`" in verified.stdout
 
 
 def test_a_non_idempotent_task_is_named_and_the_step_is_not_complete(project: Project) -> None:

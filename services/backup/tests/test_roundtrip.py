@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 from conftest import Env, events, manifests, ok, snapshot
 
@@ -99,6 +100,15 @@ def test_latest_reports_freshness(env: Env) -> None:
     stale = env.run("latest", "--max-age-minutes", "-1")
     assert stale.returncode == 12
     assert f"the newest complete backup, {taken['backup_id']}, finished" in stale.stderr
+    finished = datetime.fromisoformat(fresh["finished_at"])
+    ok(env.run("latest", "--finished-after", (finished - timedelta(seconds=1)).isoformat()))
+    ok(env.run("latest", "--finished-after", finished.isoformat()))
+    later = env.run("latest", "--finished-after", (finished + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert later.returncode == 12
+    assert f"the newest complete backup, {taken['backup_id']}, finished at" in later.stderr
+    naive = env.run("latest", "--finished-after", "2026-11-27T08:00:00")
+    assert naive.returncode == 2
+    assert "needs a time zone" in naive.stderr
 
 
 def test_restore_over_a_database_keeps_its_database_privileges(env: Env) -> None:

@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="fail (exit 12) unless the newest complete backup finished at most N minutes ago",
     )
+    latest.add_argument(
+        "--finished-after",
+        type=_moment,
+        metavar="TIME",
+        help="fail (exit 12) unless the newest complete backup finished at or after TIME (ISO 8601 with a time zone, "
+        "e.g. 2026-11-27T08:00:05Z; motorcade passes the start of the apply being verified)",
+    )
     rest = sub.add_parser("restore", help="restore a backup into a database")
     rest.add_argument("backup_id", nargs="?", default="latest", help="a backup id from 'list', or 'latest'")
     rest.add_argument("--target-db", required=True, help="database to restore into (created if missing)")
@@ -54,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     drill = sub.add_parser("drill", help="restore the latest backup into a scratch database and compare")
     drill.add_argument("--compare-live", action="store_true", help="also compare with the live database")
     return parser
+
+
+def _moment(value: str) -> datetime:
+    """An ISO 8601 date and time with a time zone (``Z`` or an offset)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a time zone (Z or +HH:MM): {value!r}")
+    return moment
 
 
 def _list(args: argparse.Namespace) -> None:
@@ -84,6 +102,11 @@ def _latest(args: argparse.Namespace) -> None:
         raise BackupNotFoundError(
             f"the newest complete backup, {newest.backup_id}, finished {age:.0f} minutes ago "
             f"(more than {args.max_age_minutes})"
+        )
+    if args.finished_after is not None and newest.finished_at < args.finished_after:
+        raise BackupNotFoundError(
+            f"the newest complete backup, {newest.backup_id}, finished at {newest.finished_at.isoformat()}, "
+            f"before {args.finished_after.isoformat()}"
         )
     summary = {"result": "latest_ok", "backup_id": newest.backup_id, "finished_at": newest.finished_at.isoformat()}
     print(json.dumps({**summary, "age_minutes": round(age, 1), "size": newest.size, "tables": len(newest.tables)}))
