@@ -111,6 +111,36 @@ def test_latest_reports_freshness(env: Env) -> None:
     assert "needs a time zone" in naive.stderr
 
 
+def test_restore_over_a_database_keeps_its_settings(env: Env) -> None:
+    """A forced restore keeps the database's own settings (ALTER DATABASE / ALTER ROLE … IN DATABASE … SET)."""
+    query = (
+        "SELECT coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '*'), s.setconfig::text FROM pg_db_role_setting s"
+        " JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = %s ORDER BY 1"
+    )
+    database = f'"{env.database}"'
+    with env.pg.connect("postgres") as admin:
+        admin.execute("DO $$ BEGIN CREATE ROLE mcb_app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        admin.execute(f"ALTER DATABASE {database} SET statement_timeout = '5s'")
+        admin.execute(f'ALTER DATABASE {database} SET search_path = app, "My Schema", public')
+        admin.execute(f"ALTER DATABASE {database} SET application_name = 'it''s, quoted'")
+        admin.execute(f"ALTER ROLE mcb_app IN DATABASE {database} SET work_mem = '8MB'")
+        before = admin.execute(query, (env.database,)).fetchall()
+    env.backup()
+    ok(env.run("restore", "latest", "--target-db", env.database, "--force"))
+    try:
+        with env.pg.connect("postgres") as admin:
+            after = admin.execute(query, (env.database,)).fetchall()
+        with env.pg.connect(env.database) as conn:
+            shown = [conn.execute(f"SHOW {name}").fetchone() for name in ("search_path", "application_name")]
+    finally:
+        with env.pg.connect("postgres") as admin:
+            admin.execute(f"ALTER DATABASE {database} RESET ALL")
+            admin.execute(f"ALTER ROLE mcb_app IN DATABASE {database} RESET ALL")
+    assert len(before) == 2
+    assert after == before
+    assert shown == [('app, "My Schema", public',), ("it's, quoted",)]
+
+
 def test_restore_over_a_database_keeps_its_database_privileges(env: Env) -> None:
     """A forced restore replaces the data but keeps the database's grants (CONNECT for the apps, none for PUBLIC)."""
     with env.pg.connect("postgres") as admin:

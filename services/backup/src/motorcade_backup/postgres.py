@@ -200,6 +200,69 @@ def copy_database_privileges(conn: psycopg.Connection, source: str, target: str)
     return len(grants)
 
 
+# Settings whose value is a list of names, each quoted on its own (pg_dump's variable_is_guc_list_quote).
+_LIST_SETTINGS = {
+    "local_preload_libraries",
+    "search_path",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "temp_tablespaces",
+}
+
+
+def _split_setting_list(value: str) -> list[str]:
+    """Split a stored list setting (``app, "My Schema", public``) into its names, as PostgreSQL's SplitGUCList."""
+    names: list[str] = []
+    current, quoted, i = "", False, 0
+    while i < len(value):
+        char = value[i]
+        if quoted:
+            if char == '"' and value[i + 1 : i + 2] == '"':
+                current += '"'
+                i += 1
+            elif char == '"':
+                quoted = False
+            else:
+                current += char
+        elif char == '"':
+            quoted = True
+        elif char == ",":
+            names.append(current.strip())
+            current = ""
+        else:
+            current += char
+        i += 1
+    names.append(current.strip())
+    return [name for name in names if name]
+
+
+def copy_database_settings(conn: psycopg.Connection, source: str, target: str) -> int:
+    """Give ``target`` the per-database settings of ``source`` (``ALTER DATABASE … SET`` and ``ALTER ROLE … IN
+    DATABASE … SET``): like the grants, they are the environment's configuration and live outside the dump.
+
+    Returns the number of settings made.
+    """
+    rows = conn.execute(
+        """
+        SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_get_userbyid(s.setrole) END, unnest(s.setconfig)
+        FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = %s
+        """,
+        (source,),
+    ).fetchall()
+    for role, entry in rows:
+        name, _, value = str(entry).partition("=")
+        values = _split_setting_list(value) if name in _LIST_SETTINGS else [value]
+        scope = sql.SQL("DATABASE {}").format(sql.Identifier(target))
+        if role is not None:
+            scope = sql.SQL("ROLE {} IN {}").format(sql.Identifier(role), scope)
+        conn.execute(
+            sql.SQL("ALTER {} SET {} = {}").format(
+                scope, sql.Identifier(name), sql.SQL(", ").join(sql.Literal(v) for v in values)
+            )
+        )
+    return len(rows)
+
+
 def drop_database(conn: psycopg.Connection, name: str) -> None:
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 

@@ -167,6 +167,7 @@ def restore(settings: Settings, backup_id: str, target_db: str, *, force: bool =
             with postgres.connect(settings, settings.maintenance_db) as admin:
                 if exists:
                     postgres.copy_database_privileges(admin, target_db, staging)
+                    postgres.copy_database_settings(admin, target_db, staging)
                     postgres.drop_database(admin, target_db)
                 postgres.rename_database(admin, staging, target_db)
         except BaseException:
