@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible.constants import DEFAULT_VAULT_ID_MATCH  # type: ignore[import-untyped]
-from ansible.parsing.vault import AnsibleVaultError, VaultLib, VaultSecret  # type: ignore[import-untyped]
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -121,7 +119,12 @@ def ensure_password(path: Path) -> bytes:
     return path.read_bytes().strip()
 
 
-def _vault(password: bytes) -> VaultLib:
+def _vault(password: bytes) -> Any:
+    """Ansible's VaultLib for one password; imported here, as Ansible's configuration loads in ~0.3 s and most
+    commands (``motorcade status``) never open a vault."""
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH  # type: ignore[import-untyped]
+    from ansible.parsing.vault import VaultLib, VaultSecret  # type: ignore[import-untyped]
+
     return VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(password))])
 
 
@@ -129,6 +132,8 @@ def read_vault(path: Path, password: bytes) -> dict[str, Any]:
     """Decrypt the vault file at `path` into a mapping (empty when the file does not exist)."""
     if not path.is_file():
         return {}
+    from ansible.parsing.vault import AnsibleVaultError
+
     try:
         plain = _vault(password).decrypt(path.read_bytes())
     except AnsibleVaultError as error:
