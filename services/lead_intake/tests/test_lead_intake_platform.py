@@ -226,6 +226,10 @@ def test_intake_answers_carry_the_request_id(client: httpx.Client) -> None:
     odd = client.post("/leads", json=lead_body(), headers={"X-Request-ID": "two words\tand a tab"})
     assert odd.status_code == 201 and odd.headers["x-request-id"] != "two words\tand a tab"
     assert len(odd.headers["x-request-id"]) == 32
+    headers = {"X-Request-ID": "form-44", "Content-Type": "application/json"}
+    too_large = client.post("/leads", content=b"{" + b" " * 70_000 + b"}", headers=headers)
+    assert too_large.status_code == 413
+    assert too_large.headers["x-request-id"] == "form-44"
 
 
 def test_submissions_after_the_server_closed_the_pooled_connections_succeed(

@@ -61,12 +61,14 @@ class BodyLimitMiddleware:
                 await send_413(send, self.max_bytes)
 
 
-async def send_413(send: Send, limit: int) -> None:
+async def send_413(send: Send, limit: int, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer 413 and close the connection (the rest of the body is not read)."""
     body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
+        *(extra_headers or []),
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -144,27 +144,17 @@ async def serve_intake(scope: Scope, receive: Receive, send: Send) -> None:
     scope["request_id"] = rid = request_id(scope)
     settings = app.state.settings
     status = 500
+    id_header = (b"x-request-id", rid.encode())
     try:
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
-            status = 413
-            await send_413(send, settings.max_body_bytes)
-            return
+            raise BodyTooLarge(settings.max_body_bytes)
         client = scope.get("client")
         app.state.rate_limiter.take(client[0] if client else "unknown")
         status, receipt, replayed = await _store(app, await read_body(receive, settings.max_body_bytes), scope)
-        headers = [
-            (b"content-length", str(len(receipt)).encode()),
-            (b"content-type", b"application/json"),
-            (b"x-request-id", rid.encode()),
-        ]
-        if replayed:
-            headers.append((b"idempotent-replayed", b"true"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": receipt})
     except BodyTooLarge:
         status = 413
-        await send_413(send, settings.max_body_bytes)
+        await send_413(send, settings.max_body_bytes, [id_header])
     except ClientGone:
         status = 499  # nginx's "client closed request": logged, nothing sent
     except Exception as error:  # every other outcome is answered by the app's handler for it
@@ -172,6 +162,12 @@ async def serve_intake(scope: Scope, receive: Receive, send: Send) -> None:
         status = response.status_code
         response.headers["x-request-id"] = rid
         await response(scope, receive, send)
+    else:  # a failure while sending is not answered again: it propagates to the server, which logs it
+        headers = [(b"content-length", str(len(receipt)).encode()), (b"content-type", b"application/json"), id_header]
+        if replayed:
+            headers.append((b"idempotent-replayed", b"true"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": receipt})
     finally:
         log_request("POST", "/leads", status, began, rid)
 
