@@ -84,8 +84,8 @@ def _component(pid: str, comm: str, parents: dict[str, str], cmdlines: dict[str,
     return {"caddy": "caddy", "systemd-journal": "journald", "conmon": "conmon"}.get(comm, "other lab processes")
 
 
-def lab_cpu_seconds(init_pid: str) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by the lab's live processes, per component."""
+def lab_cpu_seconds(init_pid: str) -> dict[str, tuple[str, float]]:
+    """CPU seconds (user + system) used so far by each live process of the lab: PID → (component, seconds)."""
     parents: dict[str, str] = {}
     cmdlines: dict[str, str] = {}
     usage: dict[str, tuple[str, float]] = {}
@@ -109,11 +109,21 @@ def lab_cpu_seconds(init_pid: str) -> dict[str, float]:
             pid = parents[pid]
         return False
 
+    return {
+        pid: (_component(pid, comm, parents, cmdlines), seconds)
+        for pid, (comm, seconds) in usage.items()
+        if in_lab(pid)
+    }
+
+
+def cpu_by_component(before: dict[str, tuple[str, float]], after: dict[str, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per component between two snapshots: a process started meanwhile counts whole, one that ended
+    meanwhile (a recycled pool connection) is missing the part it used since the first snapshot."""
     totals: dict[str, float] = {}
-    for pid, (comm, seconds) in usage.items():
-        if in_lab(pid):
-            name = _component(pid, comm, parents, cmdlines)
-            totals[name] = totals.get(name, 0.0) + seconds
+    for pid, (name, seconds) in after.items():
+        earlier = before.get(pid)
+        used = seconds - earlier[1] if earlier is not None and earlier[0] == name else seconds
+        totals[name] = totals.get(name, 0.0) + used
     return totals
 
 
@@ -138,8 +148,7 @@ class CpuMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.busy = machine_busy_seconds() - self.busy
-        after = lab_cpu_seconds(self.init_pid)
-        self.lab = {name: after.get(name, 0.0) - self.lab.get(name, 0.0) for name in after}
+        self.lab_used = cpu_by_component(self.lab, lab_cpu_seconds(self.init_pid))
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.local_tools = (children.ru_utime + children.ru_stime) - (self.children.ru_utime + self.children.ru_stime)
 
@@ -148,7 +157,8 @@ class CpuMeter:
         shares = {"machine (all CPU, kernel included)": self.busy}
         if self.local_tools > 0:
             shares["load generator on this machine"] = self.local_tools
-        shares.update(sorted(((k, v) for k, v in self.lab.items() if v >= 0.01 * self.busy), key=lambda kv: -kv[1]))
+        used = self.lab_used.items()
+        shares.update(sorted(((k, v) for k, v in used if v >= 0.01 * self.busy), key=lambda kv: -kv[1]))
         return {name: seconds / max(requests, 1) * 1000 for name, seconds in shares.items()}
 
 
