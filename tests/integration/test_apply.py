@@ -173,8 +173,13 @@ def _wait_for_run(project: Project, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ledger.exists():
-            with sqlite3.connect(ledger) as db:
-                row = db.execute("SELECT count(*) FROM gates WHERE gate = 'preflight'").fetchone()
+            try:
+                with sqlite3.connect(ledger) as db:
+                    row = db.execute("SELECT count(*) FROM gates WHERE gate = 'preflight'").fetchone()
+            except sqlite3.OperationalError as error:  # the apply made the file and is creating its tables
+                if "no such table" not in str(error):
+                    raise
+                row = None
             if row and row[0]:
                 time.sleep(2)  # let the playbook start
                 return
