@@ -98,14 +98,38 @@ def test_booking_a_slot_shows_a_reference_and_stores_the_submission_once(site: S
     assert status in {"pending", "relayed"}  # the relay's timer may already have sent it
 
 
-def test_staff_see_pending_and_relayed_submissions_in_the_admin(site: Site, page: Any) -> None:
-    """An administrator logs in and finds a new booking under Intake, as pending or (once the relay sent it) relayed."""
-    reference = book(page, site, "Listed Client").locator(".mc-reference").inner_text()
+def log_in(page: Any, site: Site) -> None:
+    """Log in as the site's administrator and wait for the dashboard."""
     page.goto(f"{site.url}/wp-login.php")
     page.fill("#user_login", "motorcade-admin")
     page.fill("#user_pass", site.admin_password())
     page.click("#wp-submit")
     page.wait_for_url("**/wp-admin/**")
+
+
+def test_the_admin_sends_nothing_to_wordpress_org(site: Site, page: Any) -> None:
+    """The login page and the dashboard never wait on wordpress.org (its update, browser and PHP checks): with
+    wordpress.org resolving to an address whose packets are dropped, not one packet leaves for it."""
+    blackhole = "192.0.2.10"  # TEST-NET-1: never routed
+    hosts = " ".join(["api.wordpress.org", "wordpress.org", "planet.wordpress.org", "downloads.wordpress.org"])
+    rule = f"OUTPUT -d {blackhole}/32 -j DROP"
+    # /etc/hosts is bind-mounted into the lab host: written in place, never replaced.
+    site.sudo(f"cp /etc/hosts /etc/hosts.before-test && echo '{blackhole} {hosts}' >> /etc/hosts && iptables -I {rule}")
+    try:
+        log_in(page, site)
+        page.goto(f"{site.url}/wp-admin/index.php")
+        assert page.locator("#wpadminbar").count() == 1
+        counters = site.sudo(f"iptables -L OUTPUT -v -n -x | grep -F ' {blackhole} '")
+        packets = int(counters.split()[0])
+        assert packets == 0, f"WordPress sent {packets} packet(s) to wordpress.org: {counters}"
+    finally:
+        site.sudo(f"iptables -D {rule}; cat /etc/hosts.before-test > /etc/hosts && rm /etc/hosts.before-test")
+
+
+def test_staff_see_pending_and_relayed_submissions_in_the_admin(site: Site, page: Any) -> None:
+    """An administrator logs in and finds a new booking under Intake, as pending or (once the relay sent it) relayed."""
+    reference = book(page, site, "Listed Client").locator(".mc-reference").inner_text()
+    log_in(page, site)
     # Pending first, then relayed: a booking the relay's timer sends in between shows in the second list.
     page.goto(f"{site.url}/wp-admin/admin.php?page=mc-intake&mc_status=pending")
     assert page.locator("h1", has_text="Intake submissions").count() == 1
