@@ -251,21 +251,30 @@ cat "$work/out.txt"; echo '=====LOG====='; cat "$work"/tx*; rm -rf "$work"
 
 def count_rows(config: lab.LabConfig) -> int:
     """How many leads the benchmark has stored so far (its rows have source 'benchmark')."""
-    sql = "SELECT count(*) FROM leads.leads WHERE source = 'benchmark'"
-    output = on_lab_host(
-        config, f"podman exec --user postgres motorcade-postgres psql -qAt -d motorcade -c {shlex.quote(sql)}"
-    )
-    return int(output.strip())
+    return int(as_superuser(config, "SELECT count(*) FROM leads.leads WHERE source = 'benchmark'").strip())
+
+
+def as_superuser(config: lab.LabConfig, *statements: str) -> str:
+    """Run each statement on its own (autocommit) as the superuser, over the container's socket; their output."""
+    commands = " ".join(f"-c {shlex.quote(sql)}" for sql in statements)
+    return on_lab_host(config, f"podman exec --user postgres motorcade-postgres psql -qAt -d motorcade {commands}")
+
+
+def checkpoint(config: lab.LabConfig) -> None:
+    """Write out what earlier work left dirty, so its checkpoint does not land in the next measurement."""
+    as_superuser(config, "CHECKPOINT")
 
 
 def clean_up(config: lab.LabConfig) -> None:
-    """Delete the rows the benchmark inserted (as the superuser, over the container's socket)."""
-    sql = (
+    """Delete the rows the benchmark inserted and vacuum both tables (else autovacuum runs during the next run)."""
+    as_superuser(
+        config,
         "WITH gone AS (SELECT id FROM leads.leads WHERE source = 'benchmark'), "
         "h AS (DELETE FROM leads.lead_status_history WHERE lead_id IN (SELECT id FROM gone)) "
-        "DELETE FROM leads.leads WHERE source = 'benchmark'"
+        "DELETE FROM leads.leads WHERE source = 'benchmark'",
+        "VACUUM (ANALYZE) leads.leads, leads.lead_status_history",
+        "CHECKPOINT",
     )
-    on_lab_host(config, f"podman exec --user postgres motorcade-postgres psql -qAt -d motorcade -c {shlex.quote(sql)}")
 
 
 def main() -> int:
@@ -288,6 +297,7 @@ def main() -> int:
     stored: dict[str, int] = {}  # rows stored during each metered measurement
 
     def metered(name: str, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+        checkpoint(config)
         before = count_rows(config)
         with meters[name]:
             figures = run()

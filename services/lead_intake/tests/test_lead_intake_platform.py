@@ -192,10 +192,13 @@ def test_log_lines_carry_no_personal_data(settings: Settings, staff_key: str) ->
             headers=auth(staff_key),
         )
         lines = service.stop()
-    assert any('"event": "lead_created"' in line for line in lines), lines
     assert any('"route": "/leads/{lead_id}/status"' in line for line in lines), lines
     intake = [json.loads(line) for line in lines if '"route": "/leads"' in line and '"method": "POST"' in line]
     assert [entry["status"] for entry in intake] == [201, 200, 422, 422], intake
+    # One line per request: a created lead's id and source are in its access line, a replay names the same lead.
+    assert (intake[0]["lead_id"], intake[0]["source"], "replayed" in intake[0]) == (lead_id, "website", False)
+    assert (intake[1]["lead_id"], intake[1]["replayed"]) == (lead_id, True)
+    assert "lead_id" not in intake[2]
     text = "\n".join(lines)
     for value in [marker, "79 555", "+41795551234"]:
         assert value not in text, f"{value!r} leaked into the logs"

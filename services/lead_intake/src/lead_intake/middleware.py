@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -85,8 +86,9 @@ def request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def log_request(method: str, route: str, status: int, began: float, request_id: str) -> None:
-    """The access log line: method, route template, status and duration — nothing the caller typed."""
+def log_request(method: str, route: str, status: int, began: float, request_id: str, **fields: Any) -> None:
+    """The access log line: method, route template, status and duration, and ``fields`` (ids, never what the caller
+    typed)."""
     log_event(
         log,
         "request",
@@ -95,6 +97,7 @@ def log_request(method: str, route: str, status: int, began: float, request_id: 
         status=status,
         duration_ms=round((time.perf_counter() - began) * 1000, 2),
         request_id=request_id,
+        **fields,
     )
 
 
