@@ -113,9 +113,9 @@ def test_the_admin_sends_nothing_to_wordpress_org(site: Site, page: Any) -> None
     blackhole = "192.0.2.10"  # TEST-NET-1: never routed
     hosts = " ".join(["api.wordpress.org", "wordpress.org", "planet.wordpress.org", "downloads.wordpress.org"])
     rule = f"OUTPUT -d {blackhole}/32 -j DROP"
-    # /etc/hosts is bind-mounted into the lab host: written in place, never replaced.
-    site.sudo(f"cp /etc/hosts /etc/hosts.before-test && echo '{blackhole} {hosts}' >> /etc/hosts && iptables -I {rule}")
+    saved = "/etc/hosts.before-test"  # /etc/hosts is bind-mounted into the lab host: written in place, never replaced
     try:
+        site.sudo(f"cp /etc/hosts {saved} && echo '{blackhole} {hosts}' >> /etc/hosts && iptables -I {rule}")
         log_in(page, site)
         page.goto(f"{site.url}/wp-admin/index.php")
         assert page.locator("#wpadminbar").count() == 1
@@ -123,7 +123,10 @@ def test_the_admin_sends_nothing_to_wordpress_org(site: Site, page: Any) -> None
         packets = int(counters.split()[0])
         assert packets == 0, f"WordPress sent {packets} packet(s) to wordpress.org: {counters}"
     finally:
-        site.sudo(f"iptables -D {rule}; cat /etc/hosts.before-test > /etc/hosts && rm /etc/hosts.before-test")
+        site.sudo(
+            f"while iptables -D {rule} 2>/dev/null; do :; done; "
+            f"if [ -f {saved} ]; then cat {saved} > /etc/hosts && rm {saved}; fi"
+        )
 
 
 def test_staff_see_pending_and_relayed_submissions_in_the_admin(site: Site, page: Any) -> None:
