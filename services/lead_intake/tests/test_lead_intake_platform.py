@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from motorcade_service.logs import JsonFormatter
+from motorcade_service.migrate import Migration, MigrationError, Migrations
 from pydantic import ValidationError
 
 from lead_intake.app import create_app
-from lead_intake.logs import JsonFormatter
-from lead_intake.migrate import Migration, MigrationError, migrate
+from lead_intake.migrate import migrate
 from lead_intake.settings import Settings
 from lead_intake_helpers import auth, lead_body
 from motorcade_service_testing import ContractCluster, free_port, live_server, service_process
@@ -68,10 +69,8 @@ def test_migrate_twice_applies_nothing_the_second_time(settings: Settings) -> No
 
 def test_changed_migration_is_detected(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A migration edited after it was applied stops the runner with a clear error."""
-    import lead_intake.migrate as module
-
     tampered = [Migration(1, "leads", "SELECT 1")]
-    monkeypatch.setattr(module, "shipped_migrations", lambda: tampered)
+    monkeypatch.setattr(Migrations, "shipped", lambda self: tampered)
     with pytest.raises(MigrationError, match="changed after it was applied"):
         migrate(settings.migration_conninfo())
 

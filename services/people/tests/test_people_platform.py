@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from motorcade_service.logs import JsonFormatter
+from motorcade_service.migrate import Migration, MigrationError, Migrations
 from pydantic import ValidationError
 
 from motorcade_service_testing import ContractCluster, free_port, live_server, service_process
 from people.app import create_app
-from people.logs import JsonFormatter
-from people.migrate import MigrationError, migrate
+from people.migrate import migrate
 from people.settings import Settings
 from people_helpers import auth, insert_lead, person_body
 
@@ -92,9 +93,7 @@ def test_migrate_twice_applies_nothing_the_second_time(settings: Settings) -> No
 
 def test_changed_migration_is_detected(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A migration edited after it was applied stops the runner with a clear error."""
-    import people.migrate as module
-
-    monkeypatch.setattr(module, "shipped_migrations", lambda: [module.Migration(1, "people", "SELECT 1")])
+    monkeypatch.setattr(Migrations, "shipped", lambda self: [Migration(1, "people", "SELECT 1")])
     with pytest.raises(MigrationError, match="changed after it was applied"):
         migrate(settings.migration_conninfo())
 

@@ -9,24 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lead_intake.db import Connection
+from motorcade_service.db import Connection
+from motorcade_service.errors import StoreError
+
 from lead_intake.models import TRANSITIONS, LeadCreate, LeadStatus
 
 LEAD_COLUMNS = (
     "id, status, name, email, phone, service, window_start, window_end, message, source, consent_at,"
     " created_at, updated_at"
 )
-
-
-class StoreError(Exception):
-    """A request the data does not allow; carries the HTTP status it maps to."""
-
-    status_code = 400
-
-    def __init__(self, detail: str, field: str = "body") -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
 
 
 class LeadNotFound(StoreError):

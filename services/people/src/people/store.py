@@ -8,7 +8,9 @@ import json
 import uuid
 from typing import Any
 
-from people.db import Connection
+from motorcade_service.db import Connection
+from motorcade_service.errors import StoreError
+
 from people.fields import Role, normalise_phone
 from people.models import ConversionOutcome, PersonCreate
 
@@ -18,17 +20,6 @@ PERSON_COLUMNS = (
     " ARRAY(SELECT pl.lead_id FROM people.person_leads pl WHERE pl.person_id = p.id"
     " ORDER BY pl.converted_at, pl.lead_id) AS lead_ids"
 )
-
-
-class StoreError(Exception):
-    """A request the data does not allow; carries the HTTP status it maps to."""
-
-    status_code = 400
-
-    def __init__(self, detail: str, field: str = "body") -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
 
 
 class PersonNotFound(StoreError):

@@ -22,15 +22,15 @@ from typing import Annotated, Any, cast
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from motorcade_service.db import Connection
+from motorcade_service.errors import BODY_TOO_LARGE, VALIDATION_RESPONSES, ErrorBody
+from motorcade_service.logs import log_event
+from motorcade_service.middleware import BodyTooLarge, log_request, request_id, send_413
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Receive, Scope, Send
 
-from lead_intake.db import Connection
-from lead_intake.errors import BODY_TOO_LARGE, VALIDATION_RESPONSES, ErrorBody
 from lead_intake.fields import IdempotencyKey
-from lead_intake.logs import log_event
-from lead_intake.middleware import BodyTooLarge, log_request, request_id, send_413
 from lead_intake.models import LeadCreate, LeadReceipt
 from lead_intake.store import create_lead
 

@@ -7,13 +7,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from motorcade_service.auth import Principal, require_scopes
+from motorcade_service.db import ConnectionDep
+from motorcade_service.errors import AUTH_RESPONSES, NOT_FOUND, UNREADABLE_BODY, VALIDATION_RESPONSES, ErrorBody
+from motorcade_service.logs import log_event
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from lead_intake.auth import Principal, require_scopes
-from lead_intake.db import ConnectionDep
-from lead_intake.errors import AUTH_RESPONSES, NOT_FOUND, UNREADABLE_BODY, VALIDATION_RESPONSES, ErrorBody
 from lead_intake.fields import Source
-from lead_intake.logs import log_event
 from lead_intake.models import LeadDetail, LeadPage, LeadPublic, LeadStatus, StatusChange
 from lead_intake.store import change_status, get_lead, lead_out, list_leads
 

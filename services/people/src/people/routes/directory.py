@@ -7,13 +7,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from motorcade_service.auth import Principal, require_scopes
+from motorcade_service.db import ConnectionDep
+from motorcade_service.errors import AUTH_RESPONSES, NOT_FOUND, UNREADABLE_BODY, VALIDATION_RESPONSES
+from motorcade_service.logs import log_event
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from people.auth import Principal, require_scopes
-from people.db import ConnectionDep
-from people.errors import AUTH_RESPONSES, NOT_FOUND, UNREADABLE_BODY, VALIDATION_RESPONSES
 from people.fields import Organisation, Phone, Role, SearchText, Tag
-from people.logs import log_event
 from people.models import (
     Conversion,
     ConversionOutcome,

@@ -12,9 +12,9 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lead_intake.logs import log_event
+from motorcade_service.logs import log_event
 
-log = logging.getLogger("lead_intake.access")
+log = logging.getLogger("motorcade_service.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

@@ -11,9 +11,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from people.logs import log_event
+from motorcade_service.logs import log_event
 
-log = logging.getLogger("people.errors")
+log = logging.getLogger("motorcade_service.errors")
+
+
+class StoreError(Exception):
+    """A request the data does not allow; carries the HTTP status it maps to (subclasses set ``status_code``)."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, field: str = "body") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
 
 
 class ErrorBody(BaseModel):
@@ -79,6 +90,15 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def store_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StoreError):
+        raise exc
+    body: dict[str, object] = {"detail": exc.detail}
+    if exc.status_code == 422:
+        body["errors"] = [{"field": exc.field, "message": exc.detail, "type": "value_error"}]
+    return JSONResponse(body, status_code=exc.status_code)
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected_error", exc_info=exc, extra={"fields": {"request_id": request.scope.get("request_id")}})
     return JSONResponse({"detail": "internal error; the request was not applied"}, status_code=500)
@@ -87,4 +107,5 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResp
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(StoreError, store_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

@@ -11,12 +11,12 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from people.settings import Settings
+from motorcade_service.settings import ServiceSettings
 
 Connection = AsyncConnection[DictRow]
 
 
-def make_pool(settings: Settings) -> AsyncConnectionPool[Connection]:
+def make_pool(settings: ServiceSettings) -> AsyncConnectionPool[Connection]:
     """A closed pool of autocommit connections as the runtime role; writes open explicit transactions."""
     return AsyncConnectionPool(
         settings.conninfo(),
@@ -25,7 +25,7 @@ def make_pool(settings: Settings) -> AsyncConnectionPool[Connection]:
         kwargs={"autocommit": True, "row_factory": dict_row},
         connection_class=AsyncConnection[DictRow],
         open=False,
-        name="people",
+        name=settings.application_name,
         timeout=10.0,
         # A connection the server closed (a restart, a restore that swapped the database) is replaced before it is
         # lent, instead of failing the request it was lent to.
