@@ -8,9 +8,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated
 
+from motorcade_service.fields import Name, Phone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator, model_validator
 
-from lead_intake.fields import Message, Name, Note, Phone, ServiceName, Source
+from lead_intake.fields import Message, Note, ServiceName, Source
 
 
 class LeadStatus(StrEnum):

@@ -6,9 +6,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
+from motorcade_service.fields import Name, Phone
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from people.fields import Name, Organisation, Phone, Role, Tag
+from people.fields import Organisation, Role, Tag
 
 T = TypeVar("T")
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from motorcade_service.db import Connection
 from motorcade_service.errors import StoreError
+from motorcade_service.fields import normalise_phone
 
-from people.fields import Role, normalise_phone
+from people.fields import Role
 from people.models import ConversionOutcome, PersonCreate
 
 PERSON_COLUMNS = (

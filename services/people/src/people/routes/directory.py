@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query, Response
 from motorcade_service.auth import Principal, require_scopes
 from motorcade_service.db import ConnectionDep
 from motorcade_service.errors import AUTH_RESPONSES, NOT_FOUND, UNREADABLE_BODY, VALIDATION_RESPONSES
+from motorcade_service.fields import Phone
 from motorcade_service.logs import log_event
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from people.fields import Organisation, Phone, Role, SearchText, Tag
+from people.fields import Organisation, Role, SearchText, Tag
 from people.models import (
     Conversion,
     ConversionOutcome,
