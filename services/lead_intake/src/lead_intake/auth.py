@@ -12,6 +12,5 @@ API_KEYS = ApiKeys(
         "leads:write": "Change a lead's status.",
     },
 )
-SCOPES = API_KEYS.scopes
 create_api_key = API_KEYS.create
 revoke_api_key = API_KEYS.revoke

@@ -12,6 +12,5 @@ API_KEYS = ApiKeys(
         "people:write": "Create, change and delete people; convert leads into people.",
     },
 )
-SCOPES = API_KEYS.scopes
 create_api_key = API_KEYS.create
 revoke_api_key = API_KEYS.revoke
