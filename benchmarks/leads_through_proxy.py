@@ -7,8 +7,11 @@ warm-up, at the same concurrency, with the same form body as benchmarks/leads_po
   1. through the proxy: h2load on this machine → the lab's HTTPS port → Caddy (TLS) → motorcade-lead-intake, HTTP/1.1
      keep-alive over TLS;
   2. direct: h2load in a throwaway container on the lab host's motorcade-backend network → motorcade-lead-intake:8000;
-  3. pgbench in a throwaway container on the same network (the motorcade-postgres image's pgbench) running the service's
-     INSERT statement as lead_intake_app (password from the service's secret file, never on a command line).
+  3. pgbench in a throwaway container on the same network (the motorcade-postgres image's pgbench) inserting the same
+     rows one per transaction (leads_post.SINGLE_LEAD: a lead and its first history row in one statement) as
+     lead_intake_app (password from the service's secret file, never on a command line). The service stores the
+     submissions arriving together in one statement (group commit, lead_intake.writer); PostgreSQL's rate here is
+     that of one lead per commit, what every submission cost before.
 The three run one after the other, --rounds times (3; the rows deleted and the tables vacuumed after each round, a
 CHECKPOINT before each measurement); the median round of each is shown with every round's rate beside it, and the
 ratios of the rounds' rates side by side. Then once more through the proxy with fewer clients (--light-concurrency, 8):
@@ -41,7 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import leads_post  # the services' benchmark: the same body, statement and h2load run
+import leads_post  # the services' benchmark: the same body, pgbench statement and h2load run
 
 from motorcade import lab
 
@@ -239,7 +242,7 @@ cat "$work/out.txt"; echo '=====LOG====='; cat "$work/h2load.log"; rm -rf "$work
 
 
 def pgbench(config: lab.LabConfig, duration: int, concurrency: int) -> dict[str, float]:
-    """pgbench with the service's statement as lead_intake_app over the backend network."""
+    """pgbench inserting the same rows one per transaction, as lead_intake_app over the backend network."""
     output = on_lab_host(
         config,
         f"""
@@ -359,7 +362,7 @@ def main() -> int:
     rows = (
         ("through the proxy (h2load, HTTPS, HTTP/1.1)", proxied),
         ("direct to the service (h2load, backend net)", straight),
-        ("pgbench, same INSERT statement", baseline),
+        ("pgbench, same rows, one per tx", baseline),
     )
     for (label, result), name in zip(rows, tools, strict=True):
         print(

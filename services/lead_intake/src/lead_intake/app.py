@@ -13,6 +13,7 @@ from lead_intake.migrate import MIGRATIONS
 from lead_intake.ratelimit import RateLimiter
 from lead_intake.routes import public, staff
 from lead_intake.settings import Settings
+from lead_intake.writer import LeadWriter
 
 
 def _route_path(scope: Scope) -> str:
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None) -> LeadIntakeAPI:
     )
     app.state.rate_limiter = RateLimiter.per_worker(
         settings.rate_limit_per_minute, settings.rate_limit_burst, settings.rate_limit_max_clients, settings.workers
+    )
+    app.state.lead_writer = LeadWriter(
+        app.state.pool, concurrency=settings.write_concurrency, max_batch=settings.write_batch_max
     )
     public.add_intake_route(app)
     app.include_router(staff.router)

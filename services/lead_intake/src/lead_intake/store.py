@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from motorcade_service.db import Connection
@@ -37,17 +39,44 @@ class BadCursor(StoreError):
 
 
 RECEIPT_COLUMNS = "id, status, created_at"  # what the form gets back (LeadReceipt)
-CREATE_LEAD = (
-    "WITH lead AS (INSERT INTO leads.leads (name, email, phone, service, window_start, window_end, message, source,"
-    " consent_at, idempotency_key, request_hash) VALUES (%(name)s, %(email)s, %(phone)s, %(service)s, %(window_start)s,"
-    " %(window_end)s, %(message)s, %(source)s, now(), %(key)s, %(hash)s) ON CONFLICT (idempotency_key) DO NOTHING"
-    f" RETURNING {RECEIPT_COLUMNS}, request_hash),"
+_SUBMITTED_COLUMNS = (
+    "id, name, email, phone, service, window_start, window_end, message, source, idempotency_key, request_hash"
+)
+# Any number of submissions in one statement (one plan, one commit): each column arrives as an array, the rows are
+# unnested, inserted with their first history rows, and returned with RECEIPT_COLUMNS. A submission whose key is
+# already used is skipped by ON CONFLICT and comes back from the second SELECT as ``replayed``, with the stored
+# request hash to compare. The two halves never return the same key: a key this statement inserts was not in its
+# snapshot, which is all the second SELECT reads. The ids are chosen by the caller, to match rows to submissions.
+CREATE_LEADS = (
+    "WITH submitted AS (SELECT * FROM unnest(%(id)s::uuid[], %(name)s::text[], %(email)s::text[], %(phone)s::text[],"
+    " %(service)s::text[], %(window_start)s::timestamptz[], %(window_end)s::timestamptz[], %(message)s::text[],"
+    f" %(source)s::text[], %(key)s::text[], %(hash)s::bytea[]) AS s ({_SUBMITTED_COLUMNS})),"
+    " lead AS (INSERT INTO leads.leads (id, name, email, phone, service, window_start, window_end, message, source,"
+    " consent_at, idempotency_key, request_hash) SELECT id, name, email, phone, service, window_start, window_end,"
+    " message, source, now(), idempotency_key, request_hash FROM submitted"
+    f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {RECEIPT_COLUMNS}, idempotency_key),"
     " history AS (INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
     " SELECT id, NULL, 'new', 'intake-form' FROM lead)"
-    f" SELECT {RECEIPT_COLUMNS}, request_hash, false AS replayed FROM lead"
-    f" UNION ALL SELECT {RECEIPT_COLUMNS}, request_hash, true FROM leads.leads"
-    " WHERE idempotency_key = %(key)s AND NOT EXISTS (SELECT FROM lead)"
+    f" SELECT {RECEIPT_COLUMNS}, idempotency_key, NULL::bytea AS request_hash, false AS replayed FROM lead"
+    f" UNION ALL SELECT {RECEIPT_COLUMNS}, idempotency_key, request_hash, true FROM leads.leads"
+    " WHERE idempotency_key = ANY(%(key)s::text[])"
 )
+_STORED_UNDER_KEYS = (
+    f"SELECT {RECEIPT_COLUMNS}, idempotency_key, request_hash FROM leads.leads WHERE idempotency_key = ANY(%s::text[])"
+)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated form and the Idempotency-Key it came with."""
+
+    lead: LeadCreate
+    key: str | None
+
+    @cached_property
+    def request_hash(self) -> bytes | None:
+        """The body's digest when there is a key (``LeadCreate.request_hash``), else None."""
+        return self.lead.request_hash() if self.key is not None else None
 
 
 @dataclass(frozen=True)
@@ -65,46 +94,74 @@ def lead_out(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def create_lead(conn: Connection, lead: LeadCreate, idempotency_key: str | None) -> Created:
-    """Insert the lead and its first history entry atomically; with a key already used, return that lead.
+async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> list[Created | IdempotencyConflict]:
+    """Store the submissions in one atomic statement, each lead with its first history entry; the outcome of each, in
+    order: ``Created`` (``row`` holds RECEIPT_COLUMNS; ``replayed`` for a key already used with the same body), or
+    ``IdempotencyConflict`` for a key already used with another body.
 
-    ``Created.row`` holds ``RECEIPT_COLUMNS``.
+    Submissions sharing a key are one lead: the first stores it (unless the key was used before), the others are
+    retries of it. Nothing is stored when the statement fails: the caller may try the submissions one by one.
     """
-    window = lead.requested_window
+    writing: dict[int, uuid.UUID] = {}  # the submissions written (the first of those sharing a key): their new ids
+    first_with_key: dict[str, int] = {}
+    for index, submission in enumerate(submissions):
+        if submission.key is not None:
+            if submission.key in first_with_key:
+                continue
+            first_with_key[submission.key] = index
+        writing[index] = uuid.uuid4()
+    leads = [submissions[index].lead for index in writing]
+    windows = [lead.requested_window for lead in leads]
     params = {
-        "name": lead.name,
-        "email": lead.email,
-        "phone": lead.phone,
-        "service": lead.service,
-        "window_start": window.start if window else None,
-        "window_end": window.end if window else None,
-        "message": lead.message,
-        "source": lead.source,
-        "key": idempotency_key,
-        "hash": lead.request_hash() if idempotency_key else None,
+        "id": list(writing.values()),
+        "name": [lead.name for lead in leads],
+        "email": [lead.email for lead in leads],
+        "phone": [lead.phone for lead in leads],
+        "service": [lead.service for lead in leads],
+        "window_start": [window.start if window else None for window in windows],
+        "window_end": [window.end if window else None for window in windows],
+        "message": [lead.message for lead in leads],
+        "source": [lead.source for lead in leads],
+        "key": [submissions[index].key for index in writing],
+        "hash": [submissions[index].request_hash for index in writing],
     }
-    # One statement, one round trip, for a new lead and for a retry alike: insert the lead and its first history row,
-    # or (the key already used) skip both and return the existing lead. A lead inserted under the same key by a
-    # concurrent request that commits after this statement's snapshot is not visible to it: no row then, and the
-    # lookup below (a new snapshot) finds it.
-    cur = await conn.execute(CREATE_LEAD, params)
-    row = await cur.fetchone()
-    if row is None:
-        if idempotency_key is None:
-            raise RuntimeError("INSERT … RETURNING gave no row")
-        cur = await conn.execute(
-            f"SELECT {RECEIPT_COLUMNS}, request_hash, true AS replayed FROM leads.leads WHERE idempotency_key = %s",
-            (idempotency_key,),
-        )
-        row = await cur.fetchone()
-        if row is None:
+    cur = await conn.execute(CREATE_LEADS, params)
+    inserted: dict[uuid.UUID, dict[str, Any]] = {}
+    stored: dict[str, tuple[dict[str, Any], bytes | None]] = {}  # key: its lead, and its request hash if replayed
+    for row in await cur.fetchall():
+        key, stored_hash, replayed = row.pop("idempotency_key"), row.pop("request_hash"), row.pop("replayed")
+        if not replayed:
+            inserted[row["id"]] = row
+        if key is not None:
+            stored[key] = (row, bytes(stored_hash) if replayed else None)
+    # A lead inserted under one of these keys by a concurrent statement that committed after this one's snapshot was
+    # skipped by ON CONFLICT but not returned: it is visible now.
+    missing = [key for key in first_with_key if key not in stored]
+    if missing:
+        cur = await conn.execute(_STORED_UNDER_KEYS, (missing,))
+        for row in await cur.fetchall():
+            key, stored_hash = row.pop("idempotency_key"), row.pop("request_hash")
+            stored[key] = (row, bytes(stored_hash))
+    outcomes: list[Created | IdempotencyConflict] = []
+    for index, submission in enumerate(submissions):
+        if submission.key is None:
+            outcomes.append(Created(row=dict(inserted[writing[index]]), replayed=False))
+            continue
+        if submission.key not in stored:
             raise RuntimeError("the lead holding this Idempotency-Key vanished")
-    stored_hash, replayed = row.pop("request_hash"), row.pop("replayed")
-    if replayed and bytes(stored_hash) != params["hash"]:
-        raise IdempotencyConflict(
-            "this Idempotency-Key was already used with a different request body", field="header.idempotency-key"
-        )
-    return Created(row=row, replayed=replayed)
+        row, stored_hash = stored[submission.key]
+        if stored_hash is None and index == first_with_key[submission.key]:
+            outcomes.append(Created(row=dict(row), replayed=False))
+        elif (stored_hash or submissions[first_with_key[submission.key]].request_hash) == submission.request_hash:
+            outcomes.append(Created(row=dict(row), replayed=True))
+        else:
+            outcomes.append(
+                IdempotencyConflict(
+                    "this Idempotency-Key was already used with a different request body",
+                    field="header.idempotency-key",
+                )
+            )
+    return outcomes
 
 
 def encode_cursor(created_at: datetime, lead_id: uuid.UUID) -> str:

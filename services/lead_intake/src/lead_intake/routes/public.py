@@ -22,17 +22,15 @@ from typing import Annotated, Any, cast
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from motorcade_service.db import Connection
 from motorcade_service.errors import BODY_TOO_LARGE, VALIDATION_RESPONSES, ErrorBody
 from motorcade_service.logs import log_event
 from motorcade_service.middleware import BodyTooLarge, log_request, request_id, send_413
-from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter, ValidationError
 from starlette.types import Receive, Scope, Send
 
 from lead_intake.fields import IdempotencyKey
 from lead_intake.models import LeadCreate, LeadReceipt
-from lead_intake.store import create_lead
+from lead_intake.writer import LeadWriter
 
 log = logging.getLogger("lead_intake.intake")
 _IDEMPOTENCY_KEY: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
@@ -119,9 +117,8 @@ async def _store(app: FastAPI, body: bytes, scope: Scope) -> tuple[int, bytes, d
     if lead.website:
         log_event(log, "honeypot_tripped")
         raise HTTPException(400, "submission rejected")
-    pool: AsyncConnectionPool[Connection] = app.state.pool
-    async with pool.connection() as conn:
-        created = await create_lead(conn, lead, key)
+    writer: LeadWriter = app.state.lead_writer
+    created = await writer.create(lead, key)
     receipt = LeadReceipt.model_validate(created.row).model_dump_json().encode()
     lead_id = str(created.row["id"])
     if created.replayed:
@@ -138,9 +135,10 @@ def _error_handler(app: FastAPI, error: Exception) -> Callable[[Request, Excepti
 
 
 async def serve_intake(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer ``POST /leads``: body limit, rate limit, validation, honeypot, one INSERT … RETURNING; 201, or 200 for a
-    retry; every error through the app's exception handlers; one access log line with the request id and the lead's
-    id (a created lead has no line of its own: in the lab every line also costs conmon and journald CPU)."""
+    """Answer ``POST /leads``: body limit, rate limit, validation, honeypot, stored by the app's ``LeadWriter`` (with
+    the submissions arriving meanwhile); 201, or 200 for a retry; every error through the app's exception handlers;
+    one access log line with the request id and the lead's id (a created lead has no line of its own: in the lab
+    every line also costs conmon and journald CPU)."""
     app: FastAPI = scope["app"]
     began = time.perf_counter()
     scope["request_id"] = rid = request_id(scope)
