@@ -94,10 +94,11 @@ def lead_out(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> list[Created | IdempotencyConflict]:
+async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> list[Created | Exception]:
     """Store the submissions in one atomic statement, each lead with its first history entry; the outcome of each, in
     order: ``Created`` (``row`` holds RECEIPT_COLUMNS; ``replayed`` for a key already used with the same body), or
-    ``IdempotencyConflict`` for a key already used with another body.
+    the error to raise for it: ``IdempotencyConflict`` for a key already used with another body (``RuntimeError`` if
+    the lead holding a key cannot be found, which nothing in the API makes possible).
 
     Submissions sharing a key are one lead: the first stores it (unless the key was used before), the others are
     retries of it. Nothing is stored when the statement fails: the caller may try the submissions one by one.
@@ -125,7 +126,10 @@ async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> l
         "key": [submissions[index].key for index in writing],
         "hash": [submissions[index].request_hash for index in writing],
     }
-    cur = await conn.execute(CREATE_LEADS, params)
+    # Planned for each execution, never from a cached generic plan: a generic plan for ``= ANY(keys)`` made while the
+    # table looked empty (a new database, or just vacuumed) scans the whole table in every statement from then on,
+    # as it grows. A custom plan sees the table's current size; planning is paid once per batch.
+    cur = await conn.execute(CREATE_LEADS, params, prepare=False)
     inserted: dict[uuid.UUID, dict[str, Any]] = {}
     stored: dict[str, tuple[dict[str, Any], bytes | None]] = {}  # key: its lead, and its request hash if replayed
     for row in await cur.fetchall():
@@ -138,17 +142,18 @@ async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> l
     # skipped by ON CONFLICT but not returned: it is visible now.
     missing = [key for key in first_with_key if key not in stored]
     if missing:
-        cur = await conn.execute(_STORED_UNDER_KEYS, (missing,))
+        cur = await conn.execute(_STORED_UNDER_KEYS, (missing,), prepare=False)
         for row in await cur.fetchall():
             key, stored_hash = row.pop("idempotency_key"), row.pop("request_hash")
             stored[key] = (row, bytes(stored_hash))
-    outcomes: list[Created | IdempotencyConflict] = []
+    outcomes: list[Created | Exception] = []
     for index, submission in enumerate(submissions):
         if submission.key is None:
             outcomes.append(Created(row=dict(inserted[writing[index]]), replayed=False))
             continue
-        if submission.key not in stored:
-            raise RuntimeError("the lead holding this Idempotency-Key vanished")
+        if submission.key not in stored:  # the others are stored: only this submission fails
+            outcomes.append(RuntimeError("the lead holding this Idempotency-Key vanished"))
+            continue
         row, stored_hash = stored[submission.key]
         if stored_hash is None and index == first_with_key[submission.key]:
             outcomes.append(Created(row=dict(row), replayed=False))

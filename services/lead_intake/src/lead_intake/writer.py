@@ -22,7 +22,7 @@ from motorcade_service.db import Connection
 from psycopg_pool import AsyncConnectionPool
 
 from lead_intake.models import LeadCreate
-from lead_intake.store import Created, IdempotencyConflict, Submission, create_leads
+from lead_intake.store import Created, Submission, create_leads
 
 # Errors the server raises for the data of a statement (a value it refuses, a constraint): another row's fault too.
 _DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
@@ -104,7 +104,7 @@ class LeadWriter:
             _settle(future, outcome)
 
 
-def _settle(future: asyncio.Future[Created], outcome: Created | IdempotencyConflict | BaseException) -> None:
+def _settle(future: asyncio.Future[Created], outcome: Created | BaseException) -> None:
     """Hand ``outcome`` to the request waiting on ``future`` (unless it stopped waiting)."""
     if future.done():
         return
