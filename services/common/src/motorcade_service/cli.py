@@ -65,6 +65,8 @@ class ServiceCli:
             if args.command == "serve":
                 import uvicorn
 
+                from motorcade_service.transport import CoalescingHttpToolsProtocol
+
                 uvicorn.run(
                     f"{self.package}.app:main_app",
                     factory=True,
@@ -72,7 +74,7 @@ class ServiceCli:
                     port=settings.port,
                     workers=settings.workers,
                     loop="uvloop",  # both pinned in requirements.lock; named so a missing one fails instead of slowing
-                    http="httptools",
+                    http=CoalescingHttpToolsProtocol,  # httptools, a response in one write (transport.py)
                     proxy_headers=True,
                     forwarded_allow_ips=settings.forwarded_allow_ips,
                     log_config=None,

@@ -16,15 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from motorcade_service.transport import CoalescingHttpToolsProtocol
 
 from motorcade_service_testing.postgres import free_port
 
 
 @contextmanager
 def live_server(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 at a free port; yield its base URL; shut the server down afterwards."""
+    """Serve ``app`` on 127.0.0.1 at a free port, over the services' HTTP protocol; yield its base URL; shut the
+    server down afterwards."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=CoalescingHttpToolsProtocol,  # the HTTP protocol the services' serve command runs
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
