@@ -44,9 +44,10 @@ _SUBMITTED_COLUMNS = (
 )
 # Any number of submissions in one statement (one plan, one commit): each column arrives as an array, the rows are
 # unnested, inserted with their first history rows, and returned with RECEIPT_COLUMNS. A submission whose key is
-# already used is skipped by ON CONFLICT and comes back from the second SELECT as ``replayed``, with the stored
-# request hash to compare. The two halves never return the same key: a key this statement inserts was not in its
-# snapshot, which is all the second SELECT reads. The ids are chosen by the caller, to match rows to submissions.
+# already used is skipped by ON CONFLICT and not returned; _STORED_UNDER_KEYS then finds the lead holding it. (Doing
+# that lookup here too would put a scan of leads.leads in the statement's cached generic plan, planned for the table
+# as last analysed: after the table was emptied, a sequential scan kept by every statement as it grows again.) The
+# ids are chosen by the caller, to match rows to submissions.
 CREATE_LEADS = (
     "WITH submitted AS (SELECT * FROM unnest(%(id)s::uuid[], %(name)s::text[], %(email)s::text[], %(phone)s::text[],"
     " %(service)s::text[], %(window_start)s::timestamptz[], %(window_end)s::timestamptz[], %(message)s::text[],"
@@ -57,9 +58,7 @@ CREATE_LEADS = (
     f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {RECEIPT_COLUMNS}, idempotency_key),"
     " history AS (INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
     " SELECT id, NULL, 'new', 'intake-form' FROM lead)"
-    f" SELECT {RECEIPT_COLUMNS}, idempotency_key, NULL::bytea AS request_hash, false AS replayed FROM lead"
-    f" UNION ALL SELECT {RECEIPT_COLUMNS}, idempotency_key, request_hash, true FROM leads.leads"
-    " WHERE idempotency_key = ANY(%(key)s::text[])"
+    f" SELECT {RECEIPT_COLUMNS}, idempotency_key FROM lead"
 )
 _STORED_UNDER_KEYS = (
     f"SELECT {RECEIPT_COLUMNS}, idempotency_key, request_hash FROM leads.leads WHERE idempotency_key = ANY(%s::text[])"
@@ -126,23 +125,20 @@ async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> l
         "key": [submissions[index].key for index in writing],
         "hash": [submissions[index].request_hash for index in writing],
     }
-    # Planned for each execution, never from a cached generic plan: a generic plan for ``= ANY(keys)`` made while the
-    # table looked empty (a new database, or just vacuumed) scans the whole table in every statement from then on,
-    # as it grows. A custom plan sees the table's current size; planning is paid once per batch.
-    cur = await conn.execute(CREATE_LEADS, params, prepare=False)
+    cur = await conn.execute(CREATE_LEADS, params)
     inserted: dict[uuid.UUID, dict[str, Any]] = {}
-    stored: dict[str, tuple[dict[str, Any], bytes | None]] = {}  # key: its lead, and its request hash if replayed
+    stored: dict[str, tuple[dict[str, Any], bytes | None]] = {}  # key: its lead, and its request hash if it was there
     for row in await cur.fetchall():
-        key, stored_hash, replayed = row.pop("idempotency_key"), row.pop("request_hash"), row.pop("replayed")
-        if not replayed:
-            inserted[row["id"]] = row
+        key = row.pop("idempotency_key")
+        inserted[row["id"]] = row
         if key is not None:
-            stored[key] = (row, bytes(stored_hash) if replayed else None)
-    # A lead inserted under one of these keys by a concurrent statement that committed after this one's snapshot was
-    # skipped by ON CONFLICT but not returned: it is visible now.
-    missing = [key for key in first_with_key if key not in stored]
-    if missing:
-        cur = await conn.execute(_STORED_UNDER_KEYS, (missing,), prepare=False)
+            stored[key] = (row, None)
+    # A key not inserted was already used: by a lead stored before, or by a concurrent statement, which ON CONFLICT
+    # waited for and which has committed. Either is visible to this new statement. Planned for its keys each time:
+    # retries are rare, and a cached plan could be one for a table that looked empty.
+    used = [key for key in first_with_key if key not in stored]
+    if used:
+        cur = await conn.execute(_STORED_UNDER_KEYS, (used,), prepare=False)
         for row in await cur.fetchall():
             key, stored_hash = row.pop("idempotency_key"), row.pop("request_hash")
             stored[key] = (row, bytes(stored_hash))
