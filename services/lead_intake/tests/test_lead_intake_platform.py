@@ -100,6 +100,16 @@ def test_workers_default_to_the_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> 
     assert Settings(environment="development").workers == 3
 
 
+def test_write_concurrency_must_fit_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each statement storing leads holds a pooled connection: more of them than the pool holds is refused."""
+    monkeypatch.setenv("LEAD_INTAKE_DB_POOL_MAX_SIZE", "4")
+    monkeypatch.setenv("LEAD_INTAKE_WRITE_CONCURRENCY", "5")
+    with pytest.raises(ValidationError, match="write_concurrency must not exceed db_pool_max_size"):
+        Settings(environment="development")
+    monkeypatch.setenv("LEAD_INTAKE_WRITE_CONCURRENCY", "4")
+    assert Settings(environment="development").write_concurrency == 4
+
+
 def test_rate_limit_is_shared_out_between_workers(settings: Settings) -> None:
     """With n workers each holds 1/n of the rate and burst, so the configured limit stays a ceiling per client."""
     shared = settings.model_copy(update={"workers": 2, "rate_limit_per_minute": 60.0, "rate_limit_burst": 10})
