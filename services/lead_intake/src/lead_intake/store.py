@@ -47,14 +47,16 @@ _SUBMITTED_COLUMNS = (
 # already used is skipped by ON CONFLICT and not returned; _STORED_UNDER_KEYS then finds the lead holding it. (Doing
 # that lookup here too would put a scan of leads.leads in the statement's cached generic plan, planned for the table
 # as last analysed: after the table was emptied, a sequential scan kept by every statement as it grows again.) The
-# ids are chosen by the caller, to match rows to submissions.
+# rows are inserted in the order of their keys: two statements in flight holding the same two keys take them in the
+# same order, so one waits for the other instead of each waiting for the other (a deadlock). The ids are chosen by
+# the caller, to match rows to submissions.
 CREATE_LEADS = (
     "WITH submitted AS (SELECT * FROM unnest(%(id)s::uuid[], %(name)s::text[], %(email)s::text[], %(phone)s::text[],"
     " %(service)s::text[], %(window_start)s::timestamptz[], %(window_end)s::timestamptz[], %(message)s::text[],"
     f" %(source)s::text[], %(key)s::text[], %(hash)s::bytea[]) AS s ({_SUBMITTED_COLUMNS})),"
     " lead AS (INSERT INTO leads.leads (id, name, email, phone, service, window_start, window_end, message, source,"
     " consent_at, idempotency_key, request_hash) SELECT id, name, email, phone, service, window_start, window_end,"
-    " message, source, now(), idempotency_key, request_hash FROM submitted"
+    " message, source, now(), idempotency_key, request_hash FROM submitted ORDER BY idempotency_key"
     f" ON CONFLICT (idempotency_key) DO NOTHING RETURNING {RECEIPT_COLUMNS}, idempotency_key),"
     " history AS (INSERT INTO leads.lead_status_history (lead_id, from_status, to_status, changed_by)"
     " SELECT id, NULL, 'new', 'intake-form' FROM lead)"
