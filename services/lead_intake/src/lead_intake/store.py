@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import psycopg
 from motorcade_service.db import Connection
 from motorcade_service.errors import StoreError
 
@@ -98,11 +99,14 @@ def lead_out(row: dict[str, Any]) -> dict[str, Any]:
 async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> list[Created | Exception]:
     """Store the submissions in one atomic statement, each lead with its first history entry; the outcome of each, in
     order: ``Created`` (``row`` holds RECEIPT_COLUMNS; ``replayed`` for a key already used with the same body), or
-    the error to raise for it: ``IdempotencyConflict`` for a key already used with another body (``RuntimeError`` if
-    the lead holding a key cannot be found, which nothing in the API makes possible).
+    the error to raise for it: ``IdempotencyConflict`` for a key already used with another body; the database's
+    error if looking up the lead holding a key failed (``RuntimeError`` if it is not there, which nothing in the API
+    makes possible).
 
     Submissions sharing a key are one lead: the first stores it (unless the key was used before), the others are
-    retries of it. Nothing is stored when the statement fails: the caller may try the submissions one by one.
+    retries of it. Nothing is stored when this raises (the statement failed): the caller may try the submissions one by
+    one. Once the statement has stored them, a failed lookup of the keys it skipped is the outcome of the submissions
+    that needed it, not an error of the batch.
     """
     writing: dict[int, uuid.UUID] = {}  # the submissions written (the first of those sharing a key): their new ids
     first_with_key: dict[str, int] = {}
@@ -139,9 +143,14 @@ async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> l
     # waited for and which has committed. Either is visible to this new statement. Planned for its keys each time:
     # retries are rare, and a cached plan could be one for a table that looked empty.
     used = [key for key in first_with_key if key not in stored]
+    not_found: Exception = RuntimeError("the lead holding this Idempotency-Key vanished")
     if used:
-        cur = await conn.execute(_STORED_UNDER_KEYS, (used,), prepare=False)
-        for row in await cur.fetchall():
+        try:
+            cur = await conn.execute(_STORED_UNDER_KEYS, (used,), prepare=False)
+            found = await cur.fetchall()
+        except psycopg.Error as error:  # the batch is stored: only the submissions that needed the lookup fail
+            not_found, found = error, []
+        for row in found:
             key, stored_hash = row.pop("idempotency_key"), row.pop("request_hash")
             stored[key] = (row, bytes(stored_hash))
     outcomes: list[Created | Exception] = []
@@ -150,7 +159,7 @@ async def create_leads(conn: Connection, submissions: Sequence[Submission]) -> l
             outcomes.append(Created(row=dict(inserted[writing[index]]), replayed=False))
             continue
         if submission.key not in stored:  # the others are stored: only this submission fails
-            outcomes.append(RuntimeError("the lead holding this Idempotency-Key vanished"))
+            outcomes.append(not_found)
             continue
         row, stored_hash = stored[submission.key]
         if stored_hash is None and index == first_with_key[submission.key]:
