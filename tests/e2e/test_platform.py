@@ -81,3 +81,22 @@ def test_a_hand_edit_is_drift_until_the_step_is_rerun(runbook_lab: RunbookLab) -
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr
     assert "# hot edit" not in runbook_lab.on_host("cat /etc/containers/containers.conf").stdout
     assert runbook_lab.motorcade("drift", "lab", "PLAT_01").returncode == 0
+
+
+def test_rerunning_the_foundations_and_the_database_steps_keeps_the_database(runbook_lab: RunbookLab) -> None:
+    """PLAT_02A and PLAT_02C both ensure the PostgreSQL data volume; applied again after the whole runbook, neither
+    recreates it (podman_volume would, emptying it, where the two steps' labels differ) and the cluster is the same."""
+    identity = (
+        "podman volume inspect --format '{{.CreatedAt}}' motorcade-postgres-data\n"
+        "psql='podman exec motorcade-postgres psql -U postgres -At'\n"
+        "$psql -c 'SELECT system_identifier FROM pg_control_system()'\n"
+        "$psql -d motorcade -c 'SELECT count(*) FROM leads.schema_migrations'"
+    )
+    before = runbook_lab.on_host(identity)
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.split()[-1] != "0", before.stdout  # lead-intake's migrations are in the database
+    rerun = runbook_lab.motorcade("apply", "lab", "PLAT_02A", "PLAT_02C")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr
+    after = runbook_lab.on_host(identity)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
