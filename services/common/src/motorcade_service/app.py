@@ -3,6 +3,7 @@ and the middleware (body size limit, request id and access log). The service add
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -58,4 +59,16 @@ def create_service_app(
     # Starlette builds the middleware stack at the first request: the service's routes added after this are inside it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def serving(app: App) -> App:
+    """``app``, ready to serve in this process (the services' ``main_app``, which uvicorn runs in each worker).
+
+    Everything made so far (modules, the app and its routes, pydantic's validators) lives as long as the process:
+    ``gc.freeze()`` moves it out of the cyclic garbage collector's sight. Without it every full collection walks those
+    objects again; measured under load (``benchmarks/leads_post.py``, one worker), each full collection stopped the
+    worker for ~60 ms with all its requests in flight (twice in a 20 s run at ~1,800 req/s). Frozen: 1 to 5 ms.
+    """
+    gc.freeze()
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from motorcade_service.app import create_service_app
+from motorcade_service.app import create_service_app, serving
 from motorcade_service.logs import configure_logging
 
 from people import __version__
@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def main_app() -> FastAPI:
-    """The factory uvicorn runs in each worker: JSON logs to stdout, settings from the environment."""
+    """The factory uvicorn runs in each worker: JSON logs to stdout, settings from the environment, the start-up's
+    objects frozen (``serving``)."""
     settings = Settings()
     configure_logging(settings.application_name, settings.log_level)
-    return create_app(settings)
+    return serving(create_app(settings))
