@@ -56,10 +56,13 @@ class Drift:
     changed: list[TaskEvent] = field(default_factory=list)
     note: str = ""
     diffs: list[str] = field(default_factory=list)
+    # Tasks check mode skipped without checking: not drift, but "no drift" says nothing about them.
+    unchecked: list[TaskEvent] = field(default_factory=list)
 
 
 def drift(conductor: Conductor, only: list[str] | None = None) -> list[Drift]:
-    """Check mode with diff of every complete step (or of `only`); each entry lists the tasks that would change."""
+    """Check mode with diff of every complete step (or of `only`); each entry lists the tasks that would change
+    and those check mode skipped without checking."""
     wanted = {conductor.runbook.step(s).id for s in only} if only else None
     found: list[Drift] = []
     for status in step_statuses(conductor):
@@ -80,7 +83,7 @@ def drift(conductor: Conductor, only: list[str] | None = None) -> list[Drift]:
             diff=True,
             progress=conductor.reporter.task,
         )
-        entry = Drift(step.id, list(recap.changed))
+        entry = Drift(step.id, list(recap.changed), unchecked=list(recap.unchecked))
         if not recap.passed:
             entry.note = "check mode failed: " + recap.why()
         found.append(entry)

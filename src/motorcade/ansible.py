@@ -2,6 +2,10 @@
 
 A run passes only when ansible-runner says `successful`, rc is 0, stats are present (ansible-runner
 can report rc 0 without stats, issue 640) and no host failed or was unreachable.
+
+In check mode Ansible skips every task whose module cannot predict its effect; those tasks were never checked, so a
+check run also lists them (`Recap.unchecked`). ansible-runner's skip events carry no result, so the reasons come from
+our own callback (`callback_plugins/motorcade_skips.py`), which writes them to a file in the run's folder.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ class TaskEvent:
 
     host: str
     task: str
-    status: str  # ok | changed | failed | unreachable | skipped | ignored
+    status: str  # ok | changed | failed | unreachable | skipped | ignored | unchecked
     message: str = ""
 
 
@@ -55,6 +59,8 @@ class Recap:
     changed: list[TaskEvent] = field(default_factory=list)
     failed: list[TaskEvent] = field(default_factory=list)
     unreachable: list[TaskEvent] = field(default_factory=list)
+    # Check runs only: tasks check mode skipped without predicting them (message: Ansible's reason).
+    unchecked: list[TaskEvent] = field(default_factory=list)
     results: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
     @property
@@ -120,6 +126,45 @@ def _message(res: Mapping[str, Any]) -> str:
     return ""
 
 
+def check_mode_skip(res: Mapping[str, Any]) -> str | None:
+    """Why check mode skipped a task without checking it, from the skipped result `res`; None for a real answer.
+
+    A false `when` (`false_condition`, `skip_reason`) or an empty loop (`skipped_reason`) is a real answer: an apply
+    would not run the task either. A loop's summary (`results`) is not judged: its items are, one by one.
+    """
+    if any(key in res for key in ("false_condition", "skip_reason", "skipped_reason", "results")):
+        return None
+    if "censored" in res:
+        return "skipped; no_log hides why"
+    message = " ".join(str(res.get("msg") or "").split())[:400]
+    if not message:
+        return "skipped with no reason given (ansible.builtin.raw does so in check mode)"
+    # "remote module (...) does not support check mode", "This action (...) does not support check mode.",
+    # "Command would have run if not in check mode", "Check mode is not supported for this task." (script)
+    if "check mode" in message.lower():
+        return message
+    return None  # a module's own answer, e.g. script's "... exists, matching creates option"
+
+
+def unchecked_tasks(records: Iterable[Mapping[str, Any]]) -> list[TaskEvent]:
+    """The tasks check mode skipped without checking, once per host and task, from `motorcade_skips` records."""
+    found: dict[tuple[str, str], TaskEvent] = {}
+    for record in records:
+        reason = check_mode_skip(record.get("res") or {})
+        key = (str(record.get("host") or ""), str(record.get("task") or ""))
+        if reason is not None and key not in found:
+            found[key] = TaskEvent(key[0], key[1], "unchecked", reason)
+    return list(found.values())
+
+
+def _read_skips(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+SKIPS_VAR = "MOTORCADE_SKIPS_FILE"  # read by callback_plugins/motorcade_skips.py
+CALLBACK_DIR = Path(__file__).parent / "callback_plugins"
+
+
 def run_playbook(
     playbook: Path,
     target: Target,
@@ -131,7 +176,10 @@ def run_playbook(
     collect: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> Recap:
-    """Run `playbook` through ansible-runner and summarise it; tasks named in `collect` keep their results."""
+    """Run `playbook` through ansible-runner and summarise it; tasks named in `collect` keep their results.
+
+    With `check`, the recap also lists the tasks check mode skipped without checking (`Recap.unchecked`).
+    """
     if not playbook.is_file():
         raise AnsibleError(f"playbook not found: {playbook}")
     private_dir.mkdir(parents=True, exist_ok=True)
@@ -185,6 +233,13 @@ def run_playbook(
         # Lets `motorcade lock break` find and stop an ansible-playbook orphaned by a killed conductor.
         RUN_DIR_VAR: str(private_dir.resolve()),
     }
+    skips = private_dir / "skips.jsonl"
+    if check:
+        skips.unlink(missing_ok=True)  # a reused folder must not report an earlier run's skips
+        envvars[SKIPS_VAR] = str(skips.resolve())
+        envvars["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(
+            filter(None, (str(CALLBACK_DIR), os.environ.get("ANSIBLE_CALLBACK_PLUGINS")))
+        )
     import ansible_runner  # imported here: it is slow to import and `status` never needs it
 
     try:
@@ -222,6 +277,11 @@ def run_playbook(
         for host in stats.get("processed") or {}:
             hosts.setdefault(host, HostStats())
         recap.stats = hosts
+    if check and recap.stats is not None:
+        if not skips.is_file():
+            # Without it every skipped task would pass for checked: the very blindness the list exists to end.
+            raise AnsibleError(f"the motorcade_skips callback did not run for {playbook.name} (from {CALLBACK_DIR})")
+        recap.unchecked = unchecked_tasks(_read_skips(skips))
     return recap
 
 

@@ -159,6 +159,34 @@ def test_drift_reports_a_hand_edit_and_a_rerun_undoes_it(project: Project) -> No
     assert project.motorcade("drift", "local").returncode == 0
 
 
+def test_drift_lists_the_tasks_check_mode_skipped_without_checking(project: Project) -> None:
+    """A module without check mode and a plain command are listed as not checked; a false `when` is not; no drift."""
+    assert project.motorcade("apply", "local", "FIX_01").returncode == 0
+    # Added after the apply, so only drift's check run ever sees them: none of them runs for real.
+    with (project.root / "ansible/playbooks/FIX_01_config.yml").open("a") as handle:
+        handle.write(
+            "    - name: Make a scratch file (tempfile has no check mode).\n"
+            "      ansible.builtin.tempfile:\n"
+            "        state: file\n"
+            "    - name: Run a command.\n"
+            "      ansible.builtin.command: 'true'\n"
+            "      changed_when: false\n"
+            "    - name: Only when asked.\n"
+            "      ansible.builtin.command: 'false'\n"
+            "      when: false\n"
+        )
+    result = project.motorcade("drift", "local", "FIX_01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FIX_01: no drift" in result.stdout
+    assert "2 task(s) not checked: check mode cannot run them" in result.stdout
+    assert (
+        "local | Make a scratch file (tempfile has no check mode). — remote module (ansible.builtin.tempfile) "
+        "does not support check mode"
+    ) in result.stdout
+    assert "local | Run a command. — Command would have run if not in check mode" in result.stdout
+    assert "Only when asked." not in result.stdout
+
+
 def test_removed_evidence_makes_a_step_incomplete(project: Project) -> None:
     """Deleting a step's pin from releases/<env>.yaml turns `complete` into evidence-missing at the pin gate."""
     assert project.motorcade("apply", "local", "FIX_01").returncode == 0

@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from motorcade import actions, checkpoints, render
@@ -287,6 +288,9 @@ def drift(
 ) -> None:
     """Run complete steps in check mode with diff and list what would change (exit 6 if anything).
 
+    Tasks that check mode skips without checking (modules without check-mode support, commands without
+    `check_mode: false`) are listed after each step as "not checked": they are not drift, and not proof of none.
+
     Examples: motorcade drift lab · motorcade drift prod PLAT_03
     """
     conductor = _conductor(env, CliReporter())
@@ -300,6 +304,10 @@ def drift(
                 console.print(f"    {event.host} | {event.task}")
         else:
             console.print(f"[green]{entry.step}[/]: no drift {entry.note}".rstrip())
+        if entry.unchecked:
+            console.print(f"    [yellow]{len(entry.unchecked)} task(s) not checked[/]: check mode cannot run them")
+            for event in entry.unchecked:
+                console.print(f"    {escape(event.host)} | {escape(event.task)} [dim]— {escape(event.message)}[/]")
     if not found:
         console.print(f"No complete step in {env} to check.")
     if drifted:

@@ -1,0 +1,1 @@
+"""Ansible callback plugins that `motorcade.ansible` adds to its runs (a package so it ships with motorcade)."""
