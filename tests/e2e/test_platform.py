@@ -100,3 +100,22 @@ def test_rerunning_the_foundations_and_the_database_steps_keeps_the_database(run
     after = runbook_lab.on_host(identity)
     assert after.returncode == 0, after.stderr
     assert after.stdout == before.stdout
+    # PLAT_02C's verification restarts PostgreSQL (postgres_container_verify_restart): the APIs must get their
+    # database back, and the tests after this one need them ready.
+    ready = runbook_lab.on_host(API_READY_AGAIN, timeout=400)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+
+
+# Both APIs answer /readyz (their database reachable) within 180 s; asked from inside each container, as the role does.
+API_READY_AGAIN = """
+probe="import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=3)"
+for name in motorcade-lead-intake motorcade-people; do
+  tries=0
+  until podman exec "$name" python -c "$probe" >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 90 ]; then echo "$name: /readyz did not answer 200 within 180 s"; exit 1; fi
+    sleep 2
+  done
+  echo "$name: ready after $tries retries"
+done
+"""
