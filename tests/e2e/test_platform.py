@@ -85,9 +85,12 @@ def test_a_hand_edit_is_drift_until_the_step_is_rerun(runbook_lab: RunbookLab) -
 
 def test_rerunning_the_foundations_and_the_database_steps_keeps_the_database(runbook_lab: RunbookLab) -> None:
     """PLAT_02A and PLAT_02C both ensure the PostgreSQL data volume; applied again after the whole runbook, neither
-    recreates it (podman_volume would, emptying it, where the two steps' labels differ) and the cluster is the same."""
+    recreates it (podman_volume would, emptying it, where the two steps' labels differ) and the cluster is the same.
+    Nor does PLAT_02C restart PostgreSQL again: its restart check was proven on the first run for this unit, image
+    and volume, and a restart would drop every API's connections."""
     identity = (
         "podman volume inspect --format '{{.CreatedAt}}' motorcade-postgres-data\n"
+        "podman container inspect --format '{{.State.StartedAt}}' motorcade-postgres\n"
         "psql='podman exec motorcade-postgres psql -U postgres -At'\n"
         "$psql -c 'SELECT system_identifier FROM pg_control_system()'\n"
         "$psql -d motorcade -c 'SELECT count(*) FROM leads.schema_migrations'"
@@ -100,22 +103,3 @@ def test_rerunning_the_foundations_and_the_database_steps_keeps_the_database(run
     after = runbook_lab.on_host(identity)
     assert after.returncode == 0, after.stderr
     assert after.stdout == before.stdout
-    # PLAT_02C's verification restarts PostgreSQL (postgres_container_verify_restart): the APIs must get their
-    # database back, and the tests after this one need them ready.
-    ready = runbook_lab.on_host(API_READY_AGAIN, timeout=400)
-    assert ready.returncode == 0, ready.stdout + ready.stderr
-
-
-# Both APIs answer /readyz (their database reachable) within 180 s; asked from inside each container, as the role does.
-API_READY_AGAIN = """
-probe="import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=3)"
-for name in motorcade-lead-intake motorcade-people; do
-  tries=0
-  until podman exec "$name" python -c "$probe" >/dev/null 2>&1; do
-    tries=$((tries + 1))
-    if [ "$tries" -ge 90 ]; then echo "$name: /readyz did not answer 200 within 180 s"; exit 1; fi
-    sleep 2
-  done
-  echo "$name: ready after $tries retries"
-done
-"""
