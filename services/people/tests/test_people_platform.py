@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,25 @@ def test_requests_after_the_server_closed_the_pooled_connections_succeed(
     assert closed is not None and closed[0] >= 1
     statuses = [client.get("/people", params={"limit": 1}, headers=auth(staff_key)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 200]
+
+
+def test_a_grown_pool_whose_connections_were_all_closed_answers_the_next_request(
+    cluster: ContractCluster, settings: Settings, staff_key: str
+) -> None:
+    """A restart or a restore closes every idle connection of a pool that has grown: the next request gets a fresh
+    connection, not a 500 once the pool's timeout is spent skipping the closed ones one by one."""
+    grown = settings.model_copy(update={"db_pool_min_size": 8, "db_pool_max_size": 10})
+    with psycopg.connect(cluster.superuser_conninfo(), autocommit=True) as admin:
+        # Only this app's connections are closed: the other servers of the session keep theirs.
+        others = [row[0] for row in admin.execute("SELECT pid FROM pg_stat_activity WHERE usename = 'people_app'")]
+        ours = "SELECT pid FROM pg_stat_activity WHERE usename = 'people_app' AND pid <> ALL(%s)"
+        with live_server(create_app(grown)) as url, httpx.Client(base_url=url, timeout=60) as client:
+            assert client.get("/people", params={"limit": 1}, headers=auth(staff_key)).status_code == 200
+            deadline = time.monotonic() + 30
+            while len(admin.execute(ours, (others,)).fetchall()) < 8 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            pids = [row[0] for row in admin.execute(ours, (others,))]
+            assert len(pids) >= 8
+            admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM unnest(%s::int[]) AS pid", (pids,))
+            response = client.get("/people", params={"limit": 1}, headers=auth(staff_key))
+            assert response.status_code == 200, response.text

@@ -18,7 +18,18 @@ Connection = AsyncConnection[DictRow]
 
 def make_pool(settings: ServiceSettings) -> AsyncConnectionPool[Connection]:
     """A closed pool of autocommit connections as the runtime role; writes open explicit transactions."""
-    return AsyncConnectionPool(
+
+    async def check(conn: Connection) -> None:
+        """``check_if_spoken_to``; a connection the server closed means it closed the others too (a restart, a
+        restore), so every idle one is checked at once. Otherwise the pool would skip them one by one, waiting 1, 2,
+        4… s in between, and a pool that had grown to six connections would spend its whole timeout on them."""
+        try:
+            await check_if_spoken_to(conn)
+        except Exception:
+            await pool.check()
+            raise
+
+    pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
         settings.conninfo(),
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
@@ -29,8 +40,9 @@ def make_pool(settings: ServiceSettings) -> AsyncConnectionPool[Connection]:
         timeout=10.0,
         # A connection the server closed (a restart, a restore that swapped the database) is replaced before it is
         # lent, instead of failing the request it was lent to.
-        check=check_if_spoken_to,
+        check=check,
     )
+    return pool
 
 
 async def check_if_spoken_to(conn: Connection) -> None:
