@@ -118,11 +118,22 @@ class Target:
     limit: str | None = None
 
 
+MESSAGE_CHARS = 800  # a failed task's message is printed up to this long: enough for an assert's remediation
+
+
 def _message(res: Mapping[str, Any]) -> str:
+    """What a failed task said. A loop says only "One or more items failed": its first failed item says what."""
+    items = res.get("results")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, Mapping) and item.get("failed") and (said := _message(item)):
+                label = item.get("_ansible_item_label", item.get("item"))
+                prefix = f"item {label}: " if isinstance(label, str | int) else ""
+                return (prefix + said)[:MESSAGE_CHARS]
     for key in ("msg", "stderr", "reason"):
         value = res.get(key)
         if value:
-            return " ".join(str(value).split())[:400]
+            return " ".join(str(value).split())[:MESSAGE_CHARS]
     return ""
 
 
