@@ -42,6 +42,21 @@ def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> N
         assert response.status_code == 503 and response.json()["detail"] == "database unreachable"
 
 
+def test_a_request_answers_503_with_retry_after_while_the_database_is_unreachable(
+    settings: Settings, staff_key: str
+) -> None:
+    """No connection within the pool's timeout is the database's outage, not the service's bug: 503 and Retry-After,
+    which clients and the intake relay retry; it used to be a 500 "internal error"."""
+    broken = settings.model_copy(update={"db_port": 1, "db_connect_timeout": 1, "db_pool_timeout": 1.0})
+    with live_server(create_app(broken)) as url, httpx.Client(base_url=url, timeout=15) as client:
+        response = client.get("/people", params={"limit": 1}, headers=auth(staff_key))
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "5"
+        assert response.json() == {"detail": "the database is unavailable; retry in a few seconds"}
+        documented = client.get("/openapi.json").json()["paths"]["/people"]["get"]["responses"]
+        assert "503" in documented
+
+
 def test_readyz_is_503_while_migrations_are_pending(settings: Settings, owner_conn: psycopg.Connection[Any]) -> None:
     """/readyz answers 503 naming the versions when the database is behind the shipped migrations."""
     with live_server(create_app(settings)) as url, httpx.Client(base_url=url, timeout=15) as client:

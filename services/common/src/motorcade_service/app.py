@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from motorcade_service.auth import ApiKeyAuthenticator, ApiKeys
 from motorcade_service.db import make_pool
-from motorcade_service.errors import install_error_handlers
+from motorcade_service.errors import DATABASE_UNAVAILABLE, install_error_handlers
 from motorcade_service.health import health_router
 from motorcade_service.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from motorcade_service.migrate import Migrations
@@ -50,6 +50,7 @@ def create_service_app(
         description=f"{description} Staff scopes: "
         + "; ".join(f"`{name}` ({text.rstrip('.')})" for name, text in api_keys.scopes.items()),
         lifespan=lifespan,
+        responses=DATABASE_UNAVAILABLE,  # any route that reads or writes
     )
     app.state.settings = settings
     app.state.pool = pool

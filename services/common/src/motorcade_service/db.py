@@ -37,7 +37,7 @@ def make_pool(settings: ServiceSettings) -> AsyncConnectionPool[Connection]:
         connection_class=AsyncConnection[DictRow],
         open=False,
         name=settings.application_name,
-        timeout=10.0,
+        timeout=settings.db_pool_timeout,
         # A connection the server closed (a restart, a restore that swapped the database) is replaced before it is
         # lent, instead of failing the request it was lent to.
         check=check,

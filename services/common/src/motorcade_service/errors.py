@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -56,6 +57,14 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _response("No such resource.")}
 UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {400: _response("The body could not be decoded, or was rejected.")}
 BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {413: _response("The request body is larger than allowed.")}
+DATABASE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: _response(
+        "The database could not be reached in time (a restart, a restore, an outage). Retry after `Retry-After` "
+        "seconds; a lead sent again with the same `Idempotency-Key` is stored once."
+    )
+}
+# Seconds a client is told to wait before it retries a request the database was unavailable for.
+RETRY_AFTER_SECONDS = 5
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -99,6 +108,26 @@ async def store_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code)
 
 
+async def database_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The database unreachable, its connections closed under the request, or no pooled connection in time: a 503 the
+    client may retry, not a 500. Logged with the error's class and SQLSTATE only (its text can quote statements)."""
+    if not isinstance(exc, psycopg.OperationalError):
+        raise exc
+    log_event(
+        log,
+        "database_unavailable",
+        level=logging.WARNING,
+        error=type(exc).__name__,
+        sqlstate=exc.sqlstate,
+        request_id=request.scope.get("request_id"),
+    )
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry in a few seconds"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected_error", exc_info=exc, extra={"fields": {"request_id": request.scope.get("request_id")}})
     return JSONResponse({"detail": "internal error; the request was not applied"}, status_code=500)
@@ -108,4 +137,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(StoreError, store_error_handler)
+    app.add_exception_handler(psycopg.OperationalError, database_unavailable_handler)  # PoolTimeout is one too
     app.add_exception_handler(Exception, unexpected_error_handler)

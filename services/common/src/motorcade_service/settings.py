@@ -72,6 +72,8 @@ class ServiceSettings(BaseSettings):
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_connect_timeout: int = Field(default=5, ge=1)
+    # Seconds a request waits for a pooled connection; then it answers 503 (the database is unavailable).
+    db_pool_timeout: float = Field(default=10.0, gt=0)
     migration_db_user: str = "motorcade_owner"
     migration_db_password: SecretStr = SecretStr("")
     host: str = "0.0.0.0"  # noqa: S104 (inside its container; only the proxy publishes a port)
