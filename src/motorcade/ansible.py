@@ -359,7 +359,11 @@ def read_inventory(target: Target) -> Inventory:
         args += ["--vault-password-file", str(target.vault_password_file)]
     env = dict(os.environ, ANSIBLE_CONFIG=str(target.ansible_dir / "ansible.cfg"))
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
+        # stdin from /dev/null: Ansible refuses to start with a non-blocking stdin (a conductor run in the background
+        # of some shells, or under a CI runner), and ansible-inventory never reads it.
+        proc = subprocess.run(
+            args, capture_output=True, stdin=subprocess.DEVNULL, text=True, env=env, timeout=120, check=False
+        )
     except FileNotFoundError as exc:
         raise AnsibleError("ansible-inventory not found: install Ansible (./run setup)") from exc
     if proc.returncode != 0:
