@@ -104,15 +104,25 @@ def test_the_proxy_adds_security_headers_and_refuses_large_bodies(client: httpx.
 
 
 def test_the_access_log_is_json_without_search_terms(client: httpx.Client, lab_env: AppsLab) -> None:
-    """The proxy logs each request as a JSON line in the journal, with the people search term redacted."""
+    """The proxy and the service each log the request as a JSON line in their unit's journal (`journalctl -u`), the
+    people search term redacted by the proxy and absent from the service's line."""
     term = f"Secretname{secrets.token_hex(4)}"
-    client.get("/api/people", params={"q": term}, headers={"Authorization": f"Bearer {lab_env.people_key}"})
-    lines = lab_env.ssh("journalctl --no-pager -o cat -n 50 CONTAINER_NAME=motorcade-caddy").splitlines()
-    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    response = client.get("/api/people", params={"q": term}, headers={"Authorization": f"Bearer {lab_env.people_key}"})
+    assert response.status_code == 200, response.text
+    journal = {
+        unit: lab_env.ssh(f"journalctl --no-pager -o cat -n 50 -u {unit}").splitlines()
+        for unit in ("motorcade-caddy.service", "motorcade-people.service")
+    }
+    entries = [json.loads(line) for line in journal["motorcade-caddy.service"] if line.startswith("{")]
     access = [e for e in entries if e.get("logger") == "http.log.access.log0"]
-    assert access, lines[-5:]
+    assert access, journal["motorcade-caddy.service"][-5:]
     assert any(e["request"]["uri"].startswith("/api/people?q=REDACTED") for e in access)
-    assert term not in "\n".join(lines)
+    served = [json.loads(line) for line in journal["motorcade-people.service"] if line.startswith("{")]
+    assert any(
+        e.get("event") == "request" and e.get("request_id") == response.headers.get("x-request-id") for e in served
+    ), journal["motorcade-people.service"][-5:]
+    for lines in journal.values():
+        assert term not in "\n".join(lines)
 
 
 @contextlib.contextmanager
