@@ -2,8 +2,9 @@
 
 Once per test session, `runbook_lab` brings up a fresh lab (its own home, name and free ports) and runs the real
 `motorcade apply lab --through PLAT_07` on it: the website (WP_01, WP_02, WP_CHECKPOINT), then the platform
-(PLAT_01 … PLAT_07), each through every gate. Steps still `planned` in runbook.yaml are skipped by the conductor.
-At the end of the session the lab is removed (container, storage volume, network, workspace).
+(PLAT_01 … PLAT_07), each through every gate, starting from an apt index emptied just before, as on a fresh machine.
+Steps still `planned` in runbook.yaml are skipped by the conductor. At the end of the session the lab is removed
+(container, storage volume, network, workspace).
 
 MOTORCADE_TEST_LAB_HOME=<lab home> makes the session use that lab as it is instead (its name and ports come from the
 usual MOTORCADE_LAB_* variables): it is brought up if needed, nothing is applied, and it is left up afterwards — the
@@ -118,6 +119,11 @@ def runbook_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunbookLab
         if reused:
             session.applied = subprocess.CompletedProcess([], 0, f"reused lab {config.home}: nothing applied", "")
         else:
+            # As a freshly built lab image has it, whatever the age of the image this machine has cached: an apt
+            # index emptied just now, which looks fresh to the apt module's cache_valid_time. Every role that
+            # installs packages must refresh it rather than trust its age (`./run main` on a fresh machine).
+            emptied = session.on_host("rm -rf /var/lib/apt/lists/* && touch /var/lib/apt/lists")
+            assert emptied.returncode == 0, emptied.stderr
             session.applied = session.motorcade("apply", "lab", "--through", THROUGH, timeout=5400)
             print(session.applied.stdout[-6000:])
         yield session
