@@ -116,6 +116,7 @@ def test_openapi_documents_the_intake_operation(client: httpx.Client) -> None:
     assert body_schema == {"$ref": "#/components/schemas/LeadCreate"}
     assert [p["name"] for p in operation["parameters"]] == ["idempotency-key"]
     assert set(operation["responses"]) == {"200", "201", "400", "413", "422", "429", "503"}
+    assert "Idempotency-Key" in operation["responses"]["503"]["description"]  # a retry is safe with the same key
 
 
 def test_same_idempotency_key_returns_the_same_lead(client: httpx.Client, owner_conn: psycopg.Connection[Any]) -> None:

@@ -55,6 +55,7 @@ def test_a_request_answers_503_with_retry_after_while_the_database_is_unreachabl
         assert response.json() == {"detail": "the database is unavailable; retry in a few seconds"}
         documented = client.get("/openapi.json").json()["paths"]["/people"]["get"]["responses"]
         assert "503" in documented
+        assert "lead" not in documented["503"]["description"].lower()  # the shared answer speaks of no one service
 
 
 def test_readyz_is_503_while_migrations_are_pending(settings: Settings, owner_conn: psycopg.Connection[Any]) -> None:

@@ -60,7 +60,7 @@ BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {413: _response("The request b
 DATABASE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: _response(
         "The database could not be reached in time (a restart, a restore, an outage). Retry after `Retry-After` "
-        "seconds; a lead sent again with the same `Idempotency-Key` is stored once."
+        "seconds."
     )
 }
 # Seconds a client is told to wait before it retries a request the database was unavailable for.

@@ -189,6 +189,11 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": LeadReceipt, "description": "A retry: the lead created earlier under this Idempotency-Key."},
     400: {"model": ErrorBody, "description": "Rejected as automated (honeypot filled), or an undecodable body."},
     429: {"model": ErrorBody, "description": "Too many submissions from this client; see Retry-After."},
+    503: {
+        "model": ErrorBody,
+        "description": "The database could not be reached in time (a restart, a restore, an outage). Retry after "
+        "`Retry-After` seconds with the same `Idempotency-Key`: the lead is stored once.",
+    },
     **BODY_TOO_LARGE,
     **VALIDATION_RESPONSES,
 }
