@@ -32,9 +32,13 @@ FIXTURE = REPO / "tests" / "fixtures" / "project"
 def make_playbook(folder: Path, tasks: int) -> Path:
     lines = ["- name: Benchmark play", "  hosts: local", "  gather_facts: false", "  tasks:"]
     for i in range(tasks):
-        lines += [f"    - name: Ensure benchmark file {i} exists.", "      ansible.builtin.copy:",
-                  f"        dest: \"{{{{ fixture_root }}}}/bench-{i}.txt\"", f"        content: \"{i}\\n\"",
-                  "        mode: \"0644\""]
+        lines += [
+            f"    - name: Ensure benchmark file {i} exists.",
+            "      ansible.builtin.copy:",
+            f'        dest: "{{{{ fixture_root }}}}/bench-{i}.txt"',
+            f'        content: "{i}\\n"',
+            '        mode: "0644"',
+        ]
     path = folder / "ansible" / "playbooks" / "BENCH_01.yml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -49,8 +53,9 @@ def bench_run_stage(root: Path, rounds: int, tasks: int) -> None:
     run_playbook(playbook, target, root / "warm")  # first run creates the files; both sides then converge
     for i in range(rounds):
         start = time.perf_counter()
-        subprocess.run(["ansible-playbook", "-i", str(inventory), str(playbook)], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["ansible-playbook", "-i", str(inventory), str(playbook)], env=env, check=True, stdout=subprocess.DEVNULL
+        )
         bare.append(time.perf_counter() - start)
         start = time.perf_counter()
         recap = run_playbook(playbook, target, root / f"r{i}", progress=lambda event: None)
@@ -78,15 +83,21 @@ def bench_status(root: Path, rounds: int, runs: int = 1000) -> None:
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "motorcade.cli.main", "--runbook", str(root / "runbook.yaml"),
-                        "status", "local"], check=True, stdout=subprocess.DEVNULL, cwd=root)
+        subprocess.run(
+            [sys.executable, "-m", "motorcade.cli.main", "--runbook", str(root / "runbook.yaml"), "status", "local"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            cwd=root,
+        )
         times.append(time.perf_counter() - start)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     python = time.perf_counter() - start
     print(f"motorcade status with {runs} recorded runs, wall clock, median of {rounds}:")
-    print(f"  motorcade status local     {statistics.median(times):6.3f} s   (min {min(times):.3f}; "
-          f"bare python start {python:.3f} s; target <= 0.3 s)")
+    print(
+        f"  motorcade status local     {statistics.median(times):6.3f} s   (min {min(times):.3f}; "
+        f"bare python start {python:.3f} s; target <= 0.3 s)"
+    )
 
 
 def main() -> int:
