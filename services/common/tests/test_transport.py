@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvicorn
 from motorcade_service_testing import live_server
+from motorcade_service_testing.server import running_server
 
-from motorcade_service.transport import CoalescingTransport
+from motorcade_service.transport import CoalescingHttpToolsProtocol, CoalescingTransport
 
 
 class RecordingTransport:
@@ -140,3 +143,27 @@ def test_connection_close_sends_the_response_then_closes(server: int) -> None:
         response = read_until(conn, b"never in a response")  # reads until the server closes
     assert response.startswith(b"HTTP/1.1 201 Created\r\n")
     assert response.endswith(b'{"path":"/bye"}')
+
+
+def test_an_idle_connection_answers_a_request_sent_as_the_server_shuts_down(tmp_path: Any) -> None:
+    """A request written on an idle keep-alive connection just after shutdown began gets its answer, marked
+    `Connection: close`, instead of a closed connection (which a proxy reports as 502 for a POST)."""
+    config = uvicorn.Config(
+        json_or_stream,
+        uds=str(tmp_path / "api.sock"),
+        http=CoalescingHttpToolsProtocol,
+        log_config=None,
+        lifespan="on",
+    )
+    with running_server(config) as running, socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(10)
+        conn.connect(config.uds)
+        conn.sendall(b"GET /first HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert read_until(conn, b'"}').startswith(b"HTTP/1.1 201 Created\r\n")
+        running.should_exit = True
+        time.sleep(0.25)  # the server's loop notices within 0.1 s, then shuts its connections down
+        conn.sendall(b"GET /second HTTP/1.1\r\nHost: test\r\n\r\n")
+        response = read_until(conn, b"never in a response")  # reads until the server closes
+    assert response.startswith(b"HTTP/1.1 201 Created\r\n"), response
+    assert b"\r\nconnection: close\r\n" in response.lower()
+    assert response.endswith(b'{"path":"/second"}')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -130,6 +131,64 @@ def test_serve_starts_the_configured_number_of_workers(settings: Settings) -> No
         lines = service.stop()
     started = {json.loads(line)["event"] for line in lines if "Started server process" in line}
     assert len(started) == 2, lines
+
+
+def test_serve_answers_on_a_socket_systemd_passed_with_each_client_rate_limited(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`serve` started as systemd starts it with a socket unit (the listening socket as fd 3, LISTEN_FDS=1,
+    LISTEN_PID its own) answers on that Unix socket as well as on its port. Over the socket the proxy's
+    X-Forwarded-For names the client, so the per-client rate limit holds each client apart."""
+    path = tmp_path / "lead-intake.sock"
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(path))
+    listening.listen()
+    port = free_port()
+    env = _env(settings) | {
+        "PATH": os.environ["PATH"],
+        "LEAD_INTAKE_HOST": "127.0.0.1",
+        "LEAD_INTAKE_PORT": str(port),
+        "LEAD_INTAKE_FORWARDED_ALLOW_IPS": "unix:",
+        "LEAD_INTAKE_RATE_LIMIT_BURST": "1",
+        "LEAD_INTAKE_RATE_LIMIT_PER_MINUTE": "1",
+    }
+    fd = listening.fileno()
+    # As systemd does: fd 3 is the socket and LISTEN_PID the pid of the process that execs (kept by exec).
+    trampoline = (
+        f"import os, sys; os.dup2({fd}, 3); os.environ['LISTEN_PID'] = str(os.getpid()); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'lead_intake', 'serve'])"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", trampoline],
+        env=env | {"LISTEN_FDS": "1"},
+        pass_fds=(fd,),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    listening.close()
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), base_url="http://lead-intake") as over_socket:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if over_socket.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        process.kill()
+                        pytest.fail(f"serve did not answer on the socket: {process.communicate()[0].decode()[-2000:]}")
+                    time.sleep(0.1)
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+            tag = uuid.uuid4().hex[:8]
+            answers = [
+                over_socket.post("/leads", json=lead_body(source=f"sock-{tag}"), headers={"X-Forwarded-For": client})
+                for client in ("203.0.113.7", "203.0.113.7", "198.51.100.9")
+            ]
+        assert [answer.status_code for answer in answers] == [201, 429, 201]
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert f"serving on unix:{path} (passed by systemd)" in output, output[-2000:]
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -53,6 +53,43 @@ class ServiceCli:
             message = first["msg"].removeprefix("Value error, ")
             raise SystemExit(f"error: invalid settings ({where}): {message}") from None
 
+    def serve(self, settings: ServiceSettings) -> None:
+        """Run the API with uvicorn on its TCP port and on every socket systemd passed (socket activation: the
+        proxy's way in, held by systemd across restarts; motorcade_service.listen). Exits 3 if it did not start."""
+        import logging
+
+        import uvicorn
+        from uvicorn.supervisors import Multiprocess
+
+        from motorcade_service.listen import describe, passed_sockets
+        from motorcade_service.transport import CoalescingHttpToolsProtocol
+
+        config = uvicorn.Config(
+            f"{self.package}.app:main_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            loop="uvloop",  # both pinned in requirements.lock; named so a missing one fails instead of slowing
+            http=CoalescingHttpToolsProtocol,  # httptools, a response in one write (transport.py)
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+        passed = passed_sockets()
+        sockets = [config.bind_socket(), *passed]
+        for sock in passed:
+            logging.getLogger("uvicorn.error").info("Uvicorn also serving on %s (passed by systemd)", describe(sock))
+        if config.workers > 1:
+            Multiprocess(config, sockets=sockets).run()
+            return
+        server = uvicorn.Server(config)
+        server.run(sockets=sockets)
+        if not server.started:
+            sys.exit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
+
     def main(self, argv: list[str] | None = None) -> int:
         args = self.parser().parse_args(argv)
         if args.command == "openapi":
@@ -63,24 +100,7 @@ class ServiceCli:
         configure_logging(settings.application_name, settings.log_level)
         try:
             if args.command == "serve":
-                import uvicorn
-
-                from motorcade_service.transport import CoalescingHttpToolsProtocol
-
-                uvicorn.run(
-                    f"{self.package}.app:main_app",
-                    factory=True,
-                    host=settings.host,
-                    port=settings.port,
-                    workers=settings.workers,
-                    loop="uvloop",  # both pinned in requirements.lock; named so a missing one fails instead of slowing
-                    http=CoalescingHttpToolsProtocol,  # httptools, a response in one write (transport.py)
-                    proxy_headers=True,
-                    forwarded_allow_ips=settings.forwarded_allow_ips,
-                    log_config=None,
-                    access_log=False,
-                    server_header=False,
-                )
+                self.serve(settings)
             elif args.command == "migrate":
                 applied = self.migrations.apply(settings.migration_conninfo())
                 print(f"applied migrations: {applied}" if applied else "no pending migrations")

@@ -79,6 +79,8 @@ class ServiceSettings(BaseSettings):
     host: str = "0.0.0.0"  # noqa: S104 (inside its container; only the proxy publishes a port)
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default_factory=usable_cpus, ge=1, le=32)
+    # Peers whose X-Forwarded-For/-Proto are believed: addresses, networks, and "unix:" for the proxy on the socket
+    # systemd passes (motorcade_service.listen, transport.UNIX_PEER).
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(default=16_384, ge=1_024)

@@ -15,6 +15,7 @@ http=CoalescingHttpToolsProtocol)``.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -67,8 +68,40 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+# The client address of a connection over a Unix socket, which has none: ``("unix:", 0)``. Uvicorn would leave it
+# empty, and never trust such a client's X-Forwarded-For; with "unix:" in FORWARDED_ALLOW_IPS it does. Only processes
+# allowed to open the socket connect (in the platform, the proxy: role app_service's socket unit).
+UNIX_PEER = "unix:"
+
+
+# How long an idle keep-alive connection stays open once the server shuts down. Uvicorn closes it at once, and a
+# request the proxy is writing on it that instant fails (a POST is not retried: 502). Kept open this long, a request
+# that arrives on it is answered, with "Connection: close", so the proxy opens a new connection: with the socket
+# systemd holds (motorcade_service.listen), to the next process.
+SHUTDOWN_IDLE_GRACE = 0.5
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """Uvicorn's httptools protocol over a ``CoalescingTransport``."""
+    """Uvicorn's httptools protocol over a ``CoalescingTransport``; a peer on a Unix socket is ``UNIX_PEER``; on
+    shutdown an idle connection answers what arrives within ``SHUTDOWN_IDLE_GRACE`` seconds, then closes."""
+
+    _draining = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        sock = transport.get_extra_info("socket")
+        if self.client is None and sock is not None and sock.family == socket.AF_UNIX:
+            self.client = (UNIX_PEER, 0)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self._draining:  # the server is shutting down: this response is the connection's last
+            self.cycle.keep_alive = False
+
+    def shutdown(self) -> None:
+        self._draining = True
+        if self.cycle is None or self.cycle.response_complete:
+            self._unset_keepalive_if_required()  # the keep-alive timer; closed after the grace instead
+            self.timeout_keep_alive_task = self.loop.call_later(SHUTDOWN_IDLE_GRACE, self.timeout_keep_alive_handler)
+        else:
+            self.cycle.keep_alive = False

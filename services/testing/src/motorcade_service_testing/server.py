@@ -35,16 +35,23 @@ def live_server(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
         access_log=False,
         lifespan="on",
     )
+    with running_server(config, startup_timeout=startup_timeout):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def running_server(config: uvicorn.Config, *, startup_timeout: float = 20.0) -> Iterator[uvicorn.Server]:
+    """Run a uvicorn server with ``config`` in a thread until it has started; yield it; shut it down afterwards."""
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread = threading.Thread(target=server.run, name="uvicorn-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the test server on port {port} did not start")
+            raise RuntimeError(f"the test server ({config.uds or config.port}) did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
         server.should_exit = True
         thread.join(timeout=10)
