@@ -4,8 +4,8 @@
 Needs a lab with the runbook applied through PLAT_06 (`motorcade apply lab --through PLAT_06`; for a lab of one's own
 the same MOTORCADE_LAB_* variables as `motorcade lab`). Measures in one run, each for --duration seconds after a 2 s
 warm-up, at the same concurrency, with the same form body as benchmarks/leads_post.py (source `benchmark`):
-  1. through the proxy: h2load on this machine → the lab's HTTPS port → Caddy (TLS) → motorcade-lead-intake, HTTP/1.1
-     keep-alive over TLS;
+  1. through the proxy: h2load on this machine → the lab's HTTPS port → Caddy (TLS) → motorcade-lead-intake's Unix
+     socket (held by systemd, app_service_socket), HTTP/1.1 keep-alive over TLS;
   2. direct: h2load in a throwaway container on the lab host's motorcade-backend network → motorcade-lead-intake:8000;
   3. pgbench in a throwaway container on the same network (the motorcade-postgres image's pgbench) inserting the same
      rows one per transaction (leads_post.SINGLE_LEAD: a lead and its first history row in one statement) as
