@@ -31,6 +31,8 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
 TABLE = "wp_mc_intake_submissions"
 RELAY_SETTINGS = "/etc/motorcade/intake-relay.json"
 API_UNIT = "motorcade-lead-intake.service"
+# The socket systemd holds for it (role app_service): while it listens, a request starts the API again.
+API_SOCKET = "motorcade-lead-intake.socket"
 API_CONTAINER = "motorcade-lead-intake"
 REFERENCE = re.compile(r"MC-[2-9A-Z]{4}-[2-9A-Z]{4}")
 
@@ -87,12 +89,13 @@ class Site:
         )
 
     def stop_api(self) -> None:
-        """Stop the lab's lead-intake API (its systemd unit, hence its container)."""
-        self.sudo(f"systemctl stop {API_UNIT}")
+        """Stop the lab's lead-intake API (its systemd unit, hence its container), and its socket: socket activation
+        would otherwise start it again at the next request through the proxy."""
+        self.sudo(f"systemctl stop {API_SOCKET} {API_UNIT}")
 
     def start_api(self, timeout: float = 180) -> None:
-        """Start the lab's lead-intake API and wait until its container reports healthy."""
-        self.sudo(f"systemctl start {API_UNIT}")
+        """Start the lab's lead-intake API and its socket; wait until its container reports healthy."""
+        self.sudo(f"systemctl start {API_SOCKET} {API_UNIT}")
         deadline = time.monotonic() + timeout
         while True:
             health = self.lab.on_host(f"podman inspect --format '{{{{.State.Health.Status}}}}' {API_CONTAINER}")
