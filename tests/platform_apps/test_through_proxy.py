@@ -164,31 +164,39 @@ def test_a_burst_beyond_journalds_default_limit_keeps_every_access_line(lab_env:
     assert journal_lines(lab_env, "motorcade-lead-intake.service", since, f"burst-{tag}", requests) == requests
 
 
-def test_restarting_an_api_under_load_fails_no_request_through_the_proxy(lab_env: AppsLab) -> None:
-    """64 clients post leads through the proxy (5 a second each) while lead-intake restarts: every one is stored.
-    The proxy reaches the service on the socket systemd holds across the restart (app_service_socket), so requests
-    wait in its queue; over TCP to the container, 45 of them failed with 502 after ~1.2 s (Caddy 2.6 cannot send a
-    POST's body again)."""
+@pytest.mark.parametrize("service", ["lead-intake", "people"])
+def test_restarting_an_api_under_load_fails_no_request_through_the_proxy(lab_env: AppsLab, service: str) -> None:
+    """64 clients post leads (or people, with a staff key) through the proxy, 5 a second each, while the API restarts:
+    every one is stored. The proxy reaches the service on the socket systemd holds across the restart
+    (app_service_socket), so requests wait in its queue; over TCP to the container, 45 of them failed with 502 after
+    ~1.2 s (Caddy 2.6 cannot send a POST's body again)."""
     tag = secrets.token_hex(4)
+    container = f"motorcade-{service}"
+    if service == "lead-intake":
+        form: dict[str, object] = lead_form(tag) | {"source": f"restart-{tag}"}
+        path, headers = "/api/leads", []
+    else:
+        form = {"full_name": f"Restart Test {tag}", "tags": [f"restart-{tag}"]}
+        path, headers = "/api/people", ["-H", f"authorization: Bearer {lab_env.people_key}"]
     body = lab_env.config.home / f"restart-{tag}.json"
-    body.write_text(json.dumps(lead_form(tag) | {"source": f"restart-{tag}"}), encoding="utf-8")
-    before = lab_env.ssh("podman container inspect --format '{{.Id}}' motorcade-lead-intake").strip()
+    body.write_text(json.dumps(form), encoding="utf-8")
+    before = lab_env.ssh(f"podman container inspect --format '{{{{.Id}}}}' {container}").strip()
     load = subprocess.Popen(
         [
             *("h2load", "--h1", "-c", "64", "-t", "1", "--rps", "5", "-D", "12", "-d", str(body)),
-            *("-H", "content-type: application/json", f"{lab_env.base_url}/api/leads"),
+            *("-H", "content-type: application/json", *headers, f"{lab_env.base_url}{path}"),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         time.sleep(4)
-        lab_env.ssh("systemctl restart motorcade-lead-intake")
+        lab_env.ssh(f"systemctl restart {container}")
         output = load.communicate(timeout=120)[0]
     finally:
         load.kill()
         body.unlink()
-    after = lab_env.ssh("podman container inspect --format '{{.Id}}' motorcade-lead-intake").strip()
+    after = lab_env.ssh(f"podman container inspect --format '{{{{.Id}}}}' {container}").strip()
     assert after != before, "the service was not restarted"
     finished = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", output)
     assert finished, output[-800:]
