@@ -60,7 +60,7 @@ def test_a_lead_goes_from_the_form_to_a_person_through_the_proxy(client: httpx.C
     lead_id = first.json()["id"]
     assert retry.json()["id"] == lead_id
 
-    listed = client.get("/api/leads", params={"source": form["source"]}, headers=lead_auth)
+    listed = client.get("/api/leads", params={"source": str(form["source"])}, headers=lead_auth)
     assert listed.status_code == 200, listed.text
     assert [item["id"] for item in listed.json()["items"]] == [lead_id]
 
