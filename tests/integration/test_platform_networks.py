@@ -5,20 +5,16 @@ what differs — it is never recreated (that would disconnect every container on
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.integration.role_tasks import recap, run_role_tasks
 
 pytestmark = pytest.mark.integration
-
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
 @pytest.fixture
@@ -31,54 +27,14 @@ def network() -> Iterator[str]:
 
 def run_networks(tmp_path: Path, networks: list[dict[str, object]], *check: str) -> subprocess.CompletedProcess[str]:
     """The role's networks.yml on this machine, declaring ``networks``; ``check`` adds e.g. ``--check``."""
-    playbook = tmp_path / "networks.yml"
-    playbook.write_text(
-        json.dumps(  # JSON is YAML
-            [
-                {
-                    "name": "Ensure the test networks.",
-                    "hosts": "localhost",
-                    "connection": "local",
-                    "gather_facts": False,
-                    "tasks": [
-                        {
-                            "name": "Run the role's network tasks.",
-                            "ansible.builtin.include_role": {
-                                "name": "platform_foundations",
-                                "tasks_from": "networks.yml",
-                            },
-                            "vars": {"platform_foundations_networks": networks},
-                        }
-                    ],
-                }
-            ]
-        )
-    )
-    return subprocess.run(
-        [
-            str(ANSIBLE_PLAYBOOK),
-            "-i",
-            "localhost,",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            *check,
-            str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "ansible/roles"), "ANSIBLE_NOCOLOR": "1"},
+    return run_role_tasks(
+        tmp_path, "platform_foundations", "networks.yml", {"platform_foundations_networks": networks}, *check
     )
 
 
 def inspect(name: str) -> dict[str, object]:
     found = subprocess.run(["podman", "network", "inspect", name], capture_output=True, text=True, check=True)
     return dict(json.loads(found.stdout)[0])
-
-
-def recap(output: str) -> str:
-    return output.rsplit("PLAY RECAP", 1)[-1]
 
 
 def test_a_missing_network_is_created_and_then_left_alone(tmp_path: Path, network: str) -> None:
