@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -15,7 +16,7 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
 def run_role_tasks(
-    tmp_path: Path, role: str, tasks_from: str, variables: dict[str, object], *options: str
+    tmp_path: Path, role: str, tasks_from: str, variables: Mapping[str, object], *options: str
 ) -> subprocess.CompletedProcess[str]:
     """``role``'s ``tasks_from`` on localhost with ``variables``; ``options`` adds e.g. ``--check``."""
     playbook = tmp_path / f"{role}-{Path(tasks_from).stem}.yml"
@@ -28,7 +29,7 @@ def run_role_tasks(
             {
                 "name": "Run the role's tasks.",
                 "ansible.builtin.include_role": {"name": role, "tasks_from": tasks_from},
-                "vars": variables,
+                "vars": dict(variables),
             }
         ],
     }
